@@ -6,11 +6,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 import numpy as np
 
 from redwatch.exceptions import DataError, ProbeError, QueryBudgetExceeded
 from redwatch.targets.capabilities import Capabilities
+from redwatch.targets.spec import InputSpec
 
 
 class Target(ABC):
@@ -28,6 +30,10 @@ class Target(ABC):
 
     queries: int = 0
     _limit: int | None = None
+
+    def set_input_spec(self, spec: InputSpec) -> None:
+        """Attach the input description built from data and the user's declarations."""
+        self.capabilities = replace(self.capabilities, input_spec=spec)
 
     # -- metering -------------------------------------------------------------------------
     @property
