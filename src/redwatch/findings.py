@@ -81,7 +81,12 @@ class Mitigation:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"kind": self.kind, "title": self.title, "detail": self.detail, "params": self.params}
+        return {
+            "kind": self.kind,
+            "title": self.title,
+            "detail": self.detail,
+            "params": self.params,
+        }
 
 
 @dataclass
@@ -119,7 +124,7 @@ class Finding:
             "severity": self.severity.label,
             "title": self.title,
             "description": self.description,
-            "metrics": _jsonable(self.metrics),
+            "metrics": jsonable(self.metrics),
             "evidence": [e.to_dict() for e in self.evidence],
             "mitigations": [m.to_dict() for m in self.mitigations],
             "references": list(self.references),
@@ -153,14 +158,14 @@ class Finding:
         )
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     """Turn numpy scalars/arrays and tuples into plain JSON types, recursively."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
+        return jsonable(value.tolist())
     if isinstance(value, np.integer):
         return int(value)
     if isinstance(value, np.floating | float):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from redwatch.findings import Finding, Severity
+from redwatch.findings import Finding, Severity, jsonable
 
 REPORT_SCHEMA_VERSION = "1.0"
 
@@ -19,6 +19,7 @@ class ProbeRun:
     seconds: float = 0.0
     queries: int = 0
     message: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -28,6 +29,7 @@ class ProbeRun:
             "seconds": round(self.seconds, 3),
             "queries": self.queries,
             "message": self.message,
+            "metrics": jsonable(self.metrics),
         }
 
 
@@ -49,6 +51,7 @@ class CampaignResult:
     fixed: list[dict[str, str]] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
     redwatch_version: str = ""
+    report_paths: dict[str, str] = field(default_factory=dict)  # format -> file; not serialized
 
     def counts(self) -> dict[str, int]:
         """Number of findings per severity label, every label present."""
@@ -85,3 +88,23 @@ class CampaignResult:
             "findings": findings,
             "fixed": self.fixed,
         }
+
+    @classmethod
+    def from_dict(cls, report: dict[str, Any]) -> CampaignResult:
+        """Rebuild a result from its JSON report (as stored), e.g. to re-render it."""
+        campaign = report["campaign"]
+        findings = [Finding.from_dict(f) for f in report.get("findings", [])]
+        return cls(
+            id=campaign["id"],
+            target=campaign["target"],
+            target_kind=campaign.get("target_kind", ""),
+            started_at=campaign.get("started_at", ""),
+            finished_at=campaign.get("finished_at", ""),
+            status=campaign.get("status", "completed"),
+            probes=[ProbeRun(**p) for p in report.get("probes", [])],
+            findings=findings,
+            diff={f["fingerprint"]: f.get("status", "new") for f in report.get("findings", [])},
+            fixed=list(report.get("fixed", [])),
+            config=dict(campaign.get("config", {})),
+            redwatch_version=report.get("redwatch_version", ""),
+        )

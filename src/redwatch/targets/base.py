@@ -26,6 +26,8 @@ class Target(ABC):
     name: str
     capabilities: Capabilities
     classes: np.ndarray | None = None
+    feature_names: tuple[str, ...] | None = None  # names the model was fitted with, if known
+    n_features: int | None = None  # columns the model expects, if known
     query_budget: int | None = None
 
     queries: int = 0
@@ -99,7 +101,9 @@ class Target(ABC):
             return np.array([lookup[self._key(v)] for v in y], dtype=np.int64)
         except KeyError as exc:
             known = ", ".join(str(c) for c in self.classes)
-            raise DataError(f"label {exc.args[0]!r} is not a class of the model ({known})") from None
+            raise DataError(
+                f"label {exc.args[0]!r} is not a class of the model ({known})"
+            ) from None
 
     @staticmethod
     def _key(value: object) -> object:

@@ -1,0 +1,51 @@
+# redwatch: two commands for a fresh machine — `make demo` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+SRC    := src tests bench docs/examples
+
+.PHONY: demo test install install-all lint typecheck services pytest bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip setuptools wheel
+
+$(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e '.[torch,onnx]'
+	touch $@
+
+$(VENV)/.installed-all: pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e '.[all]'
+	touch $@ $(VENV)/.installed-demo
+
+install: $(VENV)/.installed-demo
+install-all: $(VENV)/.installed-all
+
+## demo: create .venv, install, run the bundled red-team demo
+demo: install
+	$(BIN)/redwatch demo
+
+## test: install every extra, start test services, lint, type-check, run the whole suite
+test: install-all services lint typecheck pytest
+
+services:
+	bash scripts/test-services.sh
+
+lint:
+	$(BIN)/ruff check $(SRC)
+	$(BIN)/ruff format --check $(SRC)
+
+typecheck:
+	$(BIN)/mypy src
+
+pytest:
+	$(BIN)/pytest
+
+bench: install-all
+	$(BIN)/python bench/bench_hopskipjump.py
+	$(BIN)/python bench/bench_pgd.py
+	$(BIN)/python bench/bench_demo.py
+
+clean:
+	rm -rf $(VENV) .redwatch redwatch-report .pytest_cache .mypy_cache .ruff_cache

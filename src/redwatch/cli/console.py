@@ -1,0 +1,49 @@
+"""Shared CLI plumbing: consoles, rich progress bars, the store, and severity colours."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from redwatch.config import Settings
+from redwatch.store.repository import Store
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+SEVERITY_STYLE = {
+    "critical": "bold white on red",
+    "high": "bold red",
+    "medium": "yellow",
+    "low": "cyan",
+    "info": "dim",
+}
+
+
+@contextmanager
+def progress_bar(name: str) -> Iterator[Callable[[float, str], None]]:
+    """A rich progress bar on stderr for one long step; yields the update callback."""
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=not err.is_terminal,
+    ) as bar:
+        task = bar.add_task(name, total=1.0)
+
+        def update(fraction: float, message: str) -> None:
+            bar.update(
+                task, completed=min(max(fraction, 0.0), 1.0), description=f"{name} · {message}"
+            )
+
+        yield update
+
+
+def open_store() -> Store:
+    """The store named by REDWATCH_DB_URL, or the SQLite file under REDWATCH_HOME."""
+    return Store.open(Settings.from_env().db_url)

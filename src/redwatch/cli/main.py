@@ -1,0 +1,67 @@
+"""The `redwatch` command. Every deliberate error becomes one line on stderr and exit 2.
+
+Exit codes: 0 success / nothing at or above --fail-on; 1 findings at or above --fail-on;
+2 usage, input, config or target error; 3 an internal error (a bug: please report it)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+import click
+import typer
+
+from redwatch.cli import demo_cmd, findings_cmd, probes_cmd, report_cmd, scan_cmd
+from redwatch.exceptions import RedwatchError
+
+app = typer.Typer(
+    name="redwatch",
+    help="Always-on red team and runtime defense for machine-learning models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("scan")(scan_cmd.scan)
+app.command("report")(report_cmd.report)
+app.command("demo")(demo_cmd.demo)
+app.add_typer(probes_cmd.app, name="probes")
+app.add_typer(findings_cmd.app, name="findings")
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+) -> None:
+    """redwatch: attack your own models before adversaries do."""
+    if version:
+        from redwatch import __version__
+
+        typer.echo(__version__)
+        raise typer.Exit(0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: run the app and map errors to exit codes."""
+    try:
+        code = app(args=argv, prog_name="redwatch", standalone_mode=False)
+    except click.exceptions.UsageError as exc:
+        hint = f" (see 'redwatch {exc.ctx.info_name} --help')" if exc.ctx else ""
+        _fail(f"{exc.format_message()}{hint}", 2)
+    except click.exceptions.Abort:
+        _fail("aborted", 130)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except RedwatchError as exc:
+        _fail(str(exc), 2)
+    except Exception as exc:
+        if os.environ.get("REDWATCH_DEBUG"):
+            traceback.print_exc()
+        _fail(f"internal error: {type(exc).__name__}: {exc} (set REDWATCH_DEBUG=1 for details)", 3)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(message: str, code: int) -> None:
+    first = (message.strip().splitlines() or ["error"])[0]
+    print(f"redwatch: error: {first}", file=sys.stderr)
+    sys.exit(code)

@@ -1,0 +1,45 @@
+"""`redwatch probes list`: every registered probe with what it needs and cites."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.table import Table
+
+from redwatch.cli.console import out
+from redwatch.engine.planner import available_probes
+
+app = typer.Typer(help="List the red-team probes.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_probes(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Show each probe: name, category, required capabilities, cost, references."""
+    rows = [
+        {
+            "name": name,
+            "category": str(cls.category),
+            "requires": sorted(cls.requires),
+            "cost": cls.cost,
+            "references": list(cls.references),
+            "description": cls.description,
+        }
+        for name, cls in available_probes().items()
+    ]
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    table = Table(title="probes")
+    for col in ("name", "category", "requires", "cost", "references", "description"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["name"],
+            r["category"],
+            ", ".join(r["requires"]),
+            str(r["cost"]),
+            ", ".join(r["references"]),
+            r["description"],
+        )
+    out.print(table)

@@ -1,0 +1,141 @@
+"""`redwatch scan`: run a red-team campaign against a model file, import path or URL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from redwatch.cli.console import err, open_store, out, progress_bar
+from redwatch.cli.summary import print_summary
+from redwatch.config import load_project_config
+from redwatch.engine.campaign import ScanOptions, run_scan
+from redwatch.engine.data import load_csv
+from redwatch.exceptions import UsageError
+from redwatch.findings import Severity
+from redwatch.probes.base import Budget
+from redwatch.registry import plugins
+from redwatch.targets.loading import load_target
+
+
+def scan(
+    model: str = typer.Argument(..., help="Model file, 'module:attr', or http(s) URL."),
+    data: Path = typer.Option(..., "--data", help="CSV with a header row."),
+    label: str | None = typer.Option(None, "--label", help="Label column in the CSV."),
+    probe: list[str] = typer.Option([], "--probe", help="Probe to run (repeatable)."),
+    budget_queries: int | None = typer.Option(None, "--budget-queries", min=1),
+    budget_seconds: float | None = typer.Option(None, "--budget-seconds", min=0.1),
+    out_dir: Path = typer.Option(Path("redwatch-report"), "--out", help="Report folder."),
+    formats: str = typer.Option("json,html", "--format", help="json,html,sarif,junit,md"),
+    fail_on: str | None = typer.Option(None, "--fail-on", help="Exit 1 at this severity."),
+    as_json: bool = typer.Option(False, "--json", help="Print the JSON report on stdout."),
+    trust_model: bool = typer.Option(False, "--trust-model", help="Load even if unsafe."),
+    model_class: str | None = typer.Option(None, "--model-class", help="pkg.mod:Class"),
+    input_shape: str | None = typer.Option(None, "--input-shape", help="e.g. 1,28,28"),
+    config: Path | None = typer.Option(None, "--config", help="redwatch.yaml"),
+    seed: int = typer.Option(0, "--seed"),
+    header: list[str] = typer.Option([], "--header", help="'Name: value' for HTTP targets."),
+    auth_env: str | None = typer.Option(None, "--auth-env", help="Env var with a bearer token."),
+    template: str | None = typer.Option(None, "--template", help="JSON request template."),
+    response_path: str | None = typer.Option(None, "--response-path", help="e.g. $.probs"),
+    timeout: float = typer.Option(10.0, "--timeout", min=0.1),
+) -> None:
+    """Attack a model with the applicable probes and write reports."""
+    project = load_project_config(config)
+    fmts = _formats(formats)
+    threshold = _threshold(fail_on, project.fail_threshold())
+    shape = _shape(input_shape) or (tuple(project.image_shape) if project.image_shape else None)
+    target = load_target(
+        model,
+        trust_model=trust_model,
+        model_class=model_class,
+        input_shape=shape,
+        http_options=_http_options(
+            header, auth_env, template, response_path, timeout, budget_queries
+        ),
+    )
+    dataset = load_csv(data, label or project.label)
+    options = ScanOptions(
+        out_dir=out_dir,
+        probes=probe or None,
+        budget=Budget(
+            budget_queries or project.budget.queries, budget_seconds or project.budget.seconds
+        ),
+        formats=fmts,
+        seed=seed,
+        params=project.probes,
+        features=project.features,
+        image_shape=shape,
+    )
+    with open_store() as store:
+        result = run_scan(
+            target,
+            getattr(target, "kind", type(target).__name__),
+            dataset,
+            store,
+            options,
+            progress=progress_bar,
+        )
+    if as_json:
+        out.print_json(json.dumps(result.to_dict()))
+    else:
+        print_summary(result)
+    worst = result.worst()
+    if threshold is not None and worst is not None and worst >= threshold:
+        err.print(f"findings at or above {threshold.label}: exit 1")
+        raise typer.Exit(1)
+
+
+def _threshold(option: str | None, default: Severity | None) -> Severity | None:
+    """--fail-on overrides redwatch.yaml; "none" never fails the run."""
+    if option is None:
+        return default
+    return None if option.strip().lower() == "none" else Severity.parse(option)
+
+
+def _formats(text: str) -> list[str]:
+    fmts = [f.strip() for f in text.split(",") if f.strip()]
+    known = plugins("redwatch.reporters")
+    bad = [f for f in fmts if f not in known]
+    if bad or not fmts:
+        raise UsageError(
+            f"unknown report format(s) {', '.join(bad) or text!r}; choose from {', '.join(known)}"
+        )
+    return fmts
+
+
+def _shape(text: str | None) -> tuple[int, ...] | None:
+    if not text:
+        return None
+    try:
+        shape = tuple(int(p) for p in text.replace("x", ",").split(","))
+    except ValueError:
+        raise UsageError(f"--input-shape must be integers like 1,28,28, got {text!r}") from None
+    if not shape or min(shape) < 1:
+        raise UsageError(f"--input-shape must be positive integers, got {text!r}")
+    return shape
+
+
+def _http_options(
+    headers: list[str],
+    auth_env: str | None,
+    template: str | None,
+    response_path: str | None,
+    timeout: float,
+    budget: int | None,
+) -> dict[str, object]:
+    parsed = {}
+    for h in headers:
+        name, sep, value = h.partition(":")
+        if not sep or not name.strip():
+            raise UsageError(f"--header must look like 'Name: value', got {h!r}")
+        parsed[name.strip()] = value.strip()
+    options: dict[str, object] = {"headers": parsed, "timeout": timeout, "query_budget": budget}
+    if auth_env:
+        options["auth_env"] = auth_env
+    if template:
+        options["template"] = template
+    if response_path:
+        options["response_path"] = response_path
+    return options

@@ -1,0 +1,133 @@
+"""One scan from start to finish: fit the data to the target, describe its inputs, plan the
+probes and run them. Shared by `redwatch scan`, `redwatch demo` and (later) the service."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from redwatch.config import FeatureDecl
+from redwatch.engine.data import Dataset, align
+from redwatch.engine.planner import plan_campaign
+from redwatch.engine.result import CampaignResult
+from redwatch.engine.runner import CampaignInput, CampaignRunner
+from redwatch.exceptions import DataError, RedwatchError
+from redwatch.probes.base import Budget
+from redwatch.store.repository import Store
+from redwatch.targets.base import Target
+from redwatch.targets.spec import InputSpec
+
+
+@dataclass
+class ScanOptions:
+    """Everything a scan needs besides the target and the data."""
+
+    out_dir: Path
+    probes: Sequence[str] | None = None
+    budget: Budget = field(default_factory=Budget)
+    formats: Sequence[str] = ("json", "html")
+    seed: int = 0
+    params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    features: Mapping[str, FeatureDecl] = field(default_factory=dict)
+    image_shape: tuple[int, ...] | None = None
+    max_rows: int = 2000
+
+
+def build_spec(data: Dataset, options: ScanOptions) -> InputSpec:
+    """InputSpec from the data, refined by the user's declarations. Images get one global
+    pixel range so that constant border pixels do not pin the attack."""
+    spec = InputSpec.from_data(data.x, data.feature_names, image_shape=options.image_shape)
+    if options.image_shape is not None:
+        expected = int(np.prod(options.image_shape))
+        if expected != data.x.shape[1]:
+            raise DataError(
+                f"image shape {options.image_shape} needs {expected} columns, data has "
+                f"{data.x.shape[1]}"
+            )
+        lo, hi = float(data.x.min()), float(data.x.max())
+        spec = InputSpec(
+            spec.feature_names,
+            np.full(expected, lo),
+            np.full(expected, hi),
+            image_shape=options.image_shape,
+        )
+    decl = options.features
+    bounds = {}
+    for name, d in decl.items():
+        if d.lower is not None or d.upper is not None:
+            i = spec.index(name)
+            lo = d.lower if d.lower is not None else float(spec.lower[i])
+            hi = d.upper if d.upper is not None else float(spec.upper[i])
+            bounds[name] = (lo, hi)
+    return spec.declare(
+        bounds=bounds,
+        integer=[n for n, d in decl.items() if d.integer],
+        immutable=[n for n, d in decl.items() if d.immutable],
+        categorical={n: d.categorical for n, d in decl.items() if d.categorical},
+    )
+
+
+def prepare_input(target: Target, data: Dataset, options: ScanOptions) -> CampaignInput:
+    """Align columns with the model, attach the input spec, encode labels (or take the
+    model's own predictions as reference when the data has none), and probe the model once
+    so that a data/model mismatch is a clear error before any attack starts."""
+    data = align(data, target.feature_names, target.n_features)
+    if len(data.x) > options.max_rows:
+        rows = np.sort(np.random.default_rng(options.seed).permutation(len(data.x)))
+        keep = rows[: options.max_rows]
+        data = Dataset(
+            data.x[keep],
+            None if data.y_raw is None else data.y_raw[keep],
+            data.feature_names,
+            data.label,
+            data.source,
+        )
+    target.set_input_spec(build_spec(data, options))
+    try:
+        reference = target.predict(data.x)
+    except RedwatchError:
+        raise
+    except Exception as exc:  # the model library rejected the data
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise DataError(f"model rejected the data from {data.source}: {first}") from None
+    if data.y_raw is None:
+        y, from_model = reference, True
+    else:
+        y, from_model = target.encode_labels(data.y_raw), False
+    config = {
+        "data": data.source,
+        "rows": len(data.x),
+        "features": len(data.feature_names),
+        "labels": "model predictions" if from_model else data.label,
+        "clean_accuracy": float(np.mean(reference == y)),
+        "seed": options.seed,
+    }
+    return CampaignInput(data.x, y, from_model, config)
+
+
+def run_scan(
+    target: Target,
+    kind: str,
+    data: Dataset,
+    store: Store,
+    options: ScanOptions,
+    progress: Callable[[str], Any] | None = None,
+) -> CampaignResult:
+    """Prepare, plan and run one campaign; reports land in options.out_dir."""
+    inputs = prepare_input(target, data, options)
+    plan = plan_campaign(
+        target.capabilities, requested=options.probes, budget=options.budget, params=options.params
+    )
+    inputs.config.update(
+        probes=[p.probe.name for p in plan.probes],
+        budget={"queries": options.budget.queries, "seconds": options.budget.seconds},
+        capabilities=sorted(target.capabilities.names),
+    )
+    runner = CampaignRunner(
+        store, options.out_dir, seed=options.seed, formats=options.formats, progress=progress
+    )
+    return runner.run(target, kind, inputs, plan)

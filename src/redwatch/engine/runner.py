@@ -1,0 +1,208 @@
+"""Runner: executes a planned campaign against one target, records it in the store in one
+transaction (or marks it failed), saves evidence and writes the requested reports."""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from redwatch import __version__
+from redwatch.engine.diff import diff_findings
+from redwatch.engine.evidence import remove_evidence, save_evidence
+from redwatch.engine.planner import Plan, PlannedProbe
+from redwatch.engine.result import CampaignResult, ProbeRun
+from redwatch.exceptions import QueryBudgetExceeded, RedwatchError, StoreError
+from redwatch.findings import Finding
+from redwatch.probes.base import ProbeContext, ProgressFn
+from redwatch.registry import get as get_plugin
+from redwatch.store.repository import Store
+from redwatch.targets.base import Target
+
+ProgressFactory = Callable[[str], Any]
+
+
+@dataclass
+class CampaignInput:
+    """Evaluation data for a campaign: features in model units and true class indices."""
+
+    x: np.ndarray
+    y: np.ndarray
+    labels_from_model: bool = False
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+class LocalExecutor:
+    """Runs probes one after another in this process (Ray comes with the service issue)."""
+
+    def run(self, jobs: Iterable[Callable[[], ProbeRun]]) -> list[ProbeRun]:
+        """Run each job in order and collect its record."""
+        return [job() for job in jobs]
+
+
+class CampaignRunner:
+    """Runs one campaign. `progress` creates a progress callback per probe (rich bar in the
+    CLI, silent in tests)."""
+
+    def __init__(
+        self,
+        store: Store,
+        out_dir: Path,
+        *,
+        seed: int = 0,
+        formats: Iterable[str] = ("json", "html"),
+        progress: Callable[[str], Any] | None = None,
+        executor: LocalExecutor | None = None,
+    ) -> None:
+        self.store = store
+        self.out_dir = out_dir
+        self.seed = seed
+        self.formats = tuple(formats)
+        self.progress = progress
+        self.executor = executor or LocalExecutor()
+
+    def run(self, target: Target, kind: str, data: CampaignInput, plan: Plan) -> CampaignResult:
+        """Run the plan; the store gets the whole campaign or a failed marker, never half."""
+        started = _now()
+        campaign_id = self.store.start_campaign(target.name, kind, data.config)
+        findings: list[Finding] = []
+        try:
+            runs = self.executor.run(
+                self._job(target, data, planned, findings) for planned in plan.probes
+            )
+            result = self._result(
+                campaign_id, target, kind, data, started, runs + plan.skipped, findings
+            )
+            result.findings = save_evidence(result.findings, self.out_dir)
+            try:
+                self.store.complete_campaign(result)
+            except StoreError:
+                remove_evidence(self.out_dir, result.findings)
+                raise
+        except BaseException as exc:
+            if not isinstance(exc, StoreError):
+                self.store.fail_campaign(campaign_id, _one_line(exc))
+            raise
+        result.report_paths = {
+            fmt: str(path)
+            for fmt, path in zip(self.formats, self.write_reports(result), strict=True)
+        }
+        return result
+
+    def write_reports(self, result: CampaignResult) -> list[Path]:
+        """Render each format and write it atomically (temp file, then rename)."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        written = []
+        for fmt in self.formats:
+            reporter = get_plugin("redwatch.reporters", fmt)()
+            text = reporter.render(result)
+            path = self.out_dir / f"report{reporter.extension}"
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, path)
+            written.append(path)
+        return written
+
+    def _job(
+        self, target: Target, data: CampaignInput, planned: PlannedProbe, sink: list[Finding]
+    ) -> Callable[[], ProbeRun]:
+        def job() -> ProbeRun:
+            with self._progress(planned.probe.name) as report:
+                return _run_probe(target, data, planned, self.seed, report, sink)
+
+        return job
+
+    @contextmanager
+    def _progress(self, name: str) -> Iterator[ProgressFn]:
+        if self.progress is None:
+            yield _silent
+            return
+        with self.progress(name) as report:
+            yield report
+
+    def _result(
+        self,
+        campaign_id: str,
+        target: Target,
+        kind: str,
+        data: CampaignInput,
+        started: str,
+        runs: list[ProbeRun],
+        findings: list[Finding],
+    ) -> CampaignResult:
+        statuses, fixed_fps = diff_findings(findings, self.store.history(target.name))
+        previous = {f["fingerprint"]: f for f in self.store.list_findings(target=target.name)}
+        fixed = [
+            {
+                "fingerprint": fp,
+                "title": str(previous.get(fp, {}).get("title", "")),
+                "probe": str(previous.get(fp, {}).get("probe", "")),
+            }
+            for fp in fixed_fps
+        ]
+        return CampaignResult(
+            id=campaign_id,
+            target=target.name,
+            target_kind=kind,
+            started_at=started,
+            finished_at=_now(),
+            status="completed",
+            probes=runs,
+            findings=findings,
+            diff=statuses,
+            fixed=fixed,
+            config=data.config,
+            redwatch_version=__version__,
+        )
+
+
+def _run_probe(
+    target: Target,
+    data: CampaignInput,
+    planned: PlannedProbe,
+    seed: int,
+    report: ProgressFn,
+    sink: list[Finding],
+) -> ProbeRun:
+    """Run one probe within its budget; an error in one probe never sinks the campaign."""
+    name = planned.probe.name
+    ctx = ProbeContext(
+        x=data.x, y=data.y, budget=planned.budget, seed=seed, params=planned.params, progress=report
+    )
+    q0, t0 = target.queries, time.monotonic()
+    status, message = "ok", ""
+    try:
+        with target.limit(planned.budget.queries):
+            found = list(planned.probe().run(target, ctx))
+        sink.extend(found)
+    except QueryBudgetExceeded as exc:
+        status, message = "budget", str(exc)
+    except RedwatchError as exc:
+        status, message = "error", str(exc)
+    except Exception as exc:  # a probe bug: record it, keep the campaign going
+        status, message = "error", f"{type(exc).__name__}: {_one_line(exc)}"
+        if os.environ.get("REDWATCH_DEBUG"):
+            traceback.print_exc()
+    report(1.0, status)
+    return ProbeRun(name, status, time.monotonic() - t0, target.queries - q0, message)
+
+
+def _silent(fraction: float, message: str) -> None:
+    """Progress callback that shows nothing."""
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

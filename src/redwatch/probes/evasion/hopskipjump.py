@@ -1,0 +1,104 @@
+"""Decision-based black-box evasion: HopSkipJump, batched across samples, labels only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import ClassVar
+
+import numpy as np
+
+from redwatch.attacks.base import lp_norm
+from redwatch.attacks.hopskipjump import hopskipjump
+from redwatch.findings import Category, Finding
+from redwatch.probes.base import Probe, ProbeContext
+from redwatch.probes.evasion.common import (
+    EvasionSetup,
+    build_finding,
+    curve_point,
+    epsilons_for,
+    median_norm,
+    prepare,
+    recheck,
+)
+from redwatch.targets.base import Target
+
+
+class HopSkipJumpProbe(Probe):
+    """Minimal-perturbation attack that needs only predicted labels: the most realistic
+    threat for a public prediction API. One run gives the whole robustness curve."""
+
+    name: ClassVar[str] = "evasion.hopskipjump"
+    category: ClassVar[Category] = Category.EVASION
+    requires: ClassVar[frozenset[str]] = frozenset({"labels"})
+    references: ClassVar[tuple[str, ...]] = (
+        "AML.T0015",
+        "AML.T0043.001",
+        "AML.T0040",
+        "OWASP-ML01",
+    )
+    cost: ClassVar[int] = 4
+    description: ClassVar[str] = "Decision-based black-box evasion with HopSkipJump (L2)"
+
+    def run(self, target: Target, ctx: ProbeContext) -> Iterable[Finding]:
+        """One HopSkipJump run per norm (default L2)."""
+        setup = prepare(target, ctx, default_samples=50)
+        findings = []
+        for norm in ctx.params.get("norms", ("2",)):
+            finding = self._attack(target, ctx, setup, str(norm))
+            if finding is not None:
+                findings.append(finding)
+        return findings
+
+    def _attack(
+        self, target: Target, ctx: ProbeContext, setup: EvasionSetup, norm: str
+    ) -> Finding | None:
+        epsilons, reference = epsilons_for(setup, norm, ctx)
+        rows = np.flatnonzero(setup.correct)
+        if len(rows) == 0:
+            return None
+        max_queries = int(ctx.params.get("max_queries", 1000))
+        queries0 = target.queries
+
+        def predict_fn(u: np.ndarray) -> np.ndarray:
+            return target.predict(setup.from_unit(u))
+
+        ctx.progress(0.0, f"HopSkipJump L{norm}")
+        res = hopskipjump(
+            predict_fn,
+            setup.to_unit(setup.x[rows]),
+            setup.y[rows],
+            norm=norm,
+            max_queries=max_queries,
+            eps=min(epsilons),
+            mask=setup.mask,
+            rng=ctx.rng,
+        )
+        x_adv, fooled = recheck(target, setup, res.x_adv, rows)
+        sizes = np.full(len(setup.x), np.inf)
+        delta = setup.to_unit(x_adv) - setup.to_unit(setup.x[rows])
+        sizes[rows] = np.where(fooled[rows], lp_norm(delta, norm), np.inf)
+        curve = [curve_point(eps, len(setup.x), setup.correct, sizes <= eps) for eps in epsilons]
+        x_all = setup.x.copy()
+        x_all[rows] = x_adv
+        fooled_ref = sizes <= reference
+        finding = build_finding(
+            probe=self.name,
+            target=target,
+            setup=setup,
+            norm=norm,
+            curve=curve,
+            reference=reference,
+            x_adv=x_all,
+            fooled=fooled_ref,
+            references=self.references,
+            attack_label="HopSkipJump",
+            black_box=True,
+            metrics={
+                "queries": target.queries - queries0,
+                "max_queries_per_sample": max_queries,
+                "median_queries_per_sample": float(np.median(res.queries)),
+                "median_norm": median_norm(setup, x_all, fooled, norm),
+                "success_rate_any_size": float(fooled[rows].mean()),
+            },
+        )
+        return finding
