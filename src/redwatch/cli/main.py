@@ -9,7 +9,6 @@ import os
 import sys
 import traceback
 
-import click
 import typer
 
 from redwatch.cli import demo_cmd, findings_cmd, probes_cmd, report_cmd, scan_cmd
@@ -29,27 +28,37 @@ app.add_typer(probes_cmd.app, name="probes")
 app.add_typer(findings_cmd.app, name="findings")
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
-) -> None:
-    """redwatch: attack your own models before adversaries do."""
-    if version:
+def _print_version(value: bool) -> None:
+    if value:
         from redwatch import __version__
 
         typer.echo(__version__)
         raise typer.Exit(0)
 
 
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", help="Print the version and exit.", is_eager=True,
+        callback=_print_version,
+    ),
+) -> None:
+    """redwatch: attack your own models before adversaries do."""
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the app and map errors to exit codes."""
     try:
         code = app(args=argv, prog_name="redwatch", standalone_mode=False)
-    except click.exceptions.UsageError as exc:
-        hint = f" (see 'redwatch {exc.ctx.info_name} --help')" if exc.ctx else ""
-        _fail(f"{exc.format_message()}{hint}", 2)
-    except click.exceptions.Abort:
+    except typer.Abort:
         _fail("aborted", 130)
+    except typer.exceptions.TyperException as exc:  # usage errors from argument parsing
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            sys.exit(2)  # the help text was printed already
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        _fail(f"{message}{hint}", 2)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     except RedwatchError as exc:

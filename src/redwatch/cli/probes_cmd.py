@@ -31,7 +31,8 @@ def list_probes(as_json: bool = typer.Option(False, "--json")) -> None:
         out.print_json(json.dumps(rows))
         return
     table = Table(title="probes")
-    for col in ("name", "category", "requires", "cost", "references", "description"):
+    table.add_column("name", no_wrap=True)
+    for col in ("category", "requires", "cost", "references", "description"):
         table.add_column(col)
     for r in rows:
         table.add_row(

@@ -24,9 +24,9 @@ def report(
         stored = store.get_campaign(campaign_id)
     if stored is None:
         raise UsageError(f"no campaign with id {campaign_id!r}")
-    if stored.get("status") != "completed" or not stored.get("report"):
-        raise UsageError(f"campaign {campaign_id} is {stored.get('status')}; it has no report")
-    text = reporter.render(CampaignResult.from_dict(stored["report"]))
+    if stored["status"] != "completed":
+        raise UsageError(f"campaign {campaign_id} is {stored['status']}; it has no report")
+    text = reporter.render(CampaignResult.from_dict(stored))
     if stdout:
         print(text)
         return

@@ -1,0 +1,8 @@
+"""Persistent store: SQLAlchemy models, Alembic migrations, the Store repository.
+
+SQLite by default (a file under REDWATCH_HOME), PostgreSQL through REDWATCH_DB_URL.
+"""
+
+from redwatch.store.repository import Store
+
+__all__ = ["Store"]

@@ -19,16 +19,18 @@ from redwatch.targets.base import Target
 from redwatch.targets.spec import InputSpec
 
 # Default epsilons, as a fraction of each feature's range (tabular) or of the pixel range.
+# Tabular L2 epsilons are root-mean-square changes per mutable feature, so that L∞ and L2
+# numbers mean comparable things whatever the number of features.
 DEFAULT_EPSILONS: dict[tuple[str, str], tuple[float, ...]] = {
     ("tabular", "inf"): (0.01, 0.02, 0.05, 0.1),
-    ("tabular", "2"): (0.02, 0.05, 0.1, 0.2),
+    ("tabular", "2"): (0.01, 0.02, 0.05, 0.1),
     ("image", "inf"): (0.02, 0.05, 0.1, 0.2),
     ("image", "2"): (0.5, 1.0, 2.0, 3.0),
 }
 # The epsilon whose success rate sets the severity.
 REFERENCE_EPSILON: dict[tuple[str, str], float] = {
     ("tabular", "inf"): 0.05,
-    ("tabular", "2"): 0.1,
+    ("tabular", "2"): 0.05,
     ("image", "inf"): 0.1,
     ("image", "2"): 2.0,
 }
@@ -48,6 +50,13 @@ class EvasionSetup:
     def mask(self) -> np.ndarray:
         """Features the attacker may change."""
         return self.spec.mutable_mask
+
+    def norm_scale(self, norm: str) -> float:
+        """Factor from a reported epsilon to the attack's unit-box norm: sqrt(mutable
+        features) for tabular L2 (RMS per feature), 1 otherwise."""
+        if norm == "2" and self.kind == "tabular":
+            return float(np.sqrt(max(int(self.mask.sum()), 1)))
+        return 1.0
 
     def to_unit(self, x: np.ndarray) -> np.ndarray:
         """Feature units -> [0, 1] per feature."""
@@ -93,7 +102,7 @@ def median_norm(setup: EvasionSetup, x_adv: np.ndarray, fooled: np.ndarray, norm
     if not fooled.any():
         return 0.0
     delta = setup.to_unit(x_adv[fooled]) - setup.to_unit(setup.x[fooled])
-    return float(np.median(lp_norm(delta, norm)))
+    return float(np.median(lp_norm(delta, norm))) / setup.norm_scale(norm)
 
 
 def curve_point(
@@ -246,7 +255,7 @@ def sweep(
             break
         ctx.progress(i / len(epsilons), f"{spec.attack_label} L{spec.norm} ε={eps:g}")
         try:
-            result = attack(u0, setup.y[rows], eps)
+            result = attack(u0, setup.y[rows], eps * setup.norm_scale(spec.norm))
         except QueryBudgetExceeded:
             break
         x_adv, fooled = recheck(target, setup, result.x_adv, rows)

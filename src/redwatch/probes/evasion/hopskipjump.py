@@ -63,20 +63,23 @@ class HopSkipJumpProbe(Probe):
             return target.predict(setup.from_unit(u))
 
         ctx.progress(0.0, f"HopSkipJump L{norm}")
+        u = setup.to_unit(setup.x[rows])
         res = hopskipjump(
             predict_fn,
-            setup.to_unit(setup.x[rows]),
+            u,
             setup.y[rows],
+            x_init=starting_points(u, setup.y[rows]),
             norm=norm,
             max_queries=max_queries,
-            eps=min(epsilons),
+            eps=min(epsilons) * setup.norm_scale(norm),
             mask=setup.mask,
             rng=ctx.rng,
         )
         x_adv, fooled = recheck(target, setup, res.x_adv, rows)
         sizes = np.full(len(setup.x), np.inf)
         delta = setup.to_unit(x_adv) - setup.to_unit(setup.x[rows])
-        sizes[rows] = np.where(fooled[rows], lp_norm(delta, norm), np.inf)
+        scale = setup.norm_scale(norm)
+        sizes[rows] = np.where(fooled[rows], lp_norm(delta, norm) / scale, np.inf)
         curve = [curve_point(eps, len(setup.x), setup.correct, sizes <= eps) for eps in epsilons]
         x_all = setup.x.copy()
         x_all[rows] = x_adv
@@ -102,3 +105,15 @@ class HopSkipJumpProbe(Probe):
             },
         )
         return finding
+
+
+def starting_points(u: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """For each row, the nearest other row of a different class (unit box, L2).
+
+    Random noise rarely lands in another class for tabular models, so HopSkipJump starts
+    from real examples of another class instead; the attack checks each start with one
+    query, restores immutable features, and falls back to noise where a start fails."""
+    dist = ((u[:, None, :] - u[None, :, :]) ** 2).sum(axis=2)
+    dist[y[:, None] == y[None, :]] = np.inf
+    nearest = dist.argmin(axis=1)
+    return np.where(np.isfinite(dist.min(axis=1))[:, None], u[nearest], u)

@@ -1,0 +1,59 @@
+"""Every registered probe: valid declarations, and findings that honour them on a real model."""
+
+import numpy as np
+import pytest
+
+from redwatch.engine.planner import available_probes
+from redwatch.probes.base import Budget, ProbeContext
+from redwatch.testing.conformance import probe_declaration_problems, run_probe_checked
+
+PROBES = available_probes()
+SMALL = {"samples": 20, "steps": 10, "max_queries": 200, "draws": 2}
+
+
+def test_builtin_probes_are_registered() -> None:
+    assert {
+        "evasion.pgd",
+        "evasion.square",
+        "evasion.hopskipjump",
+        "evasion.noise",
+        "evasion.sensitivity",
+    } <= set(PROBES)
+
+
+@pytest.mark.parametrize("name", sorted(PROBES))
+def test_declarations(name: str) -> None:
+    assert probe_declaration_problems(name, PROBES[name]) == []
+
+
+@pytest.mark.parametrize("name", sorted(PROBES))
+def test_run_on_a_real_white_box_model(name: str, cancer_logreg) -> None:  # type: ignore[no-untyped-def]
+    cls = PROBES[name]
+    case = cancer_logreg
+    assert cls.applies(case.target.capabilities)
+    ctx = ProbeContext(case.x, case.y, Budget(queries=100_000), seed=1, params=SMALL)
+    with case.target.limit(100_000):
+        findings = run_probe_checked(cls, case.target, ctx)
+    assert case.target.queries <= 100_000
+    for f in findings:
+        assert np.isfinite(f.metrics.get("samples", 0))
+
+
+def test_declaration_checker_catches_a_bad_probe() -> None:
+    from redwatch.findings import Category
+    from redwatch.probes.base import Probe
+
+    class Bad(Probe):
+        name = "llm.bad"
+        category = Category.EVASION
+        requires = frozenset({"telepathy"})
+        references = ("AML.T9999",)
+        cost = 0
+
+        def run(self, target, ctx):  # type: ignore[no-untyped-def]
+            return []
+
+    problems = " ".join(probe_declaration_problems("llm.bad", Bad))
+    for expected in ("must start with its category", "unknown capabilities", "unknown reference",
+                     "cost must be", "no description"):
+        assert expected in problems
