@@ -31,9 +31,9 @@ def cli(tmp_path: Path):  # type: ignore[no-untyped-def]
     env = {**os.environ, "REDWATCH_HOME": str(tmp_path / "home"), "COLUMNS": "200"}
     env.pop("REDWATCH_DB_URL", None)
 
-    def run(*args: str, timeout: float = 600) -> Run:
+    def run(*args: str, timeout: float = 600, extra_env: dict[str, str] | None = None) -> Run:
         proc = subprocess.run(
-            [REDWATCH, *args], cwd=tmp_path, env=env, capture_output=True, text=True,
+            [REDWATCH, *args], cwd=tmp_path, env={**env, **(extra_env or {})}, capture_output=True, text=True,
             timeout=timeout, check=False,
         )
         return Run(proc.returncode, proc.stdout, proc.stderr)

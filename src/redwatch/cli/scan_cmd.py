@@ -67,11 +67,12 @@ def scan(
         params=project.probes,
         features=project.features,
         image_shape=shape,
+        model=model,
     )
     with open_store() as store:
         result = run_scan(
             target,
-            getattr(target, "kind", type(target).__name__),
+            target.kind,
             dataset,
             store,
             options,

@@ -35,6 +35,7 @@ class ScanOptions:
     features: Mapping[str, FeatureDecl] = field(default_factory=dict)
     image_shape: tuple[int, ...] | None = None
     max_rows: int = 2000
+    model: str | None = None  # what the user named: a file path, import path or URL
 
 
 def build_spec(data: Dataset, options: ScanOptions) -> InputSpec:
@@ -122,6 +123,8 @@ def run_scan(
     plan = plan_campaign(
         target.capabilities, requested=options.probes, budget=options.budget, params=options.params
     )
+    if options.model is not None:
+        inputs.config["model"] = options.model
     inputs.config.update(
         probes=[p.probe.name for p in plan.probes],
         budget={"queries": options.budget.queries, "seconds": options.budget.seconds},

@@ -33,6 +33,11 @@ class Target(ABC):
     queries: int = 0
     _limit: int | None = None
 
+    @property
+    def kind(self) -> str:
+        """Short adapter name for reports and the store: "sklearn", "torch", "http" …"""
+        return type(self).__name__.removesuffix("Target").lower() or "model"
+
     def set_input_spec(self, spec: InputSpec) -> None:
         """Attach the input description built from data and the user's declarations."""
         self.capabilities = replace(self.capabilities, input_spec=spec)
