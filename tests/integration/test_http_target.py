@@ -210,7 +210,8 @@ def test_budget_is_enforced_before_sending(server, token) -> None:
     before = state.requests
     with pytest.raises(QueryBudgetExceeded):
         target.predict(X[:3])
-    assert state.requests == before and target.queries == 8
+    assert state.requests == before
+    assert target.queries == 8
 
 
 def test_connection_refused_and_bad_options() -> None:

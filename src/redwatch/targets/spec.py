@@ -69,14 +69,14 @@ class InputSpec:
             raise DataError(f"expected a non-empty 2-D table, got shape {x.shape}")
         if not np.all(np.isfinite(x)):
             raise DataError("data contains NaN or infinite values")
-        names = tuple(feature_names) if feature_names is not None else tuple(
-            f"x{i}" for i in range(x.shape[1])
+        names = (
+            tuple(feature_names)
+            if feature_names is not None
+            else tuple(f"x{i}" for i in range(x.shape[1]))
         )
         if len(names) != x.shape[1]:
             raise DataError(f"{len(names)} feature names for {x.shape[1]} columns")
-        integer = frozenset(
-            i for i in range(x.shape[1]) if np.all(np.equal(np.mod(x[:, i], 1), 0))
-        )
+        integer = frozenset(i for i in range(x.shape[1]) if np.all(np.equal(np.mod(x[:, i], 1), 0)))
         categorical: dict[int, tuple[float, ...]] = {}
         if max_categories > 0:
             for i in sorted(integer):
@@ -146,8 +146,7 @@ class InputSpec:
         """Raise DataError naming the problem if x does not fit this spec."""
         if x.ndim != 2 or x.shape[1] != self.n_features:
             raise DataError(
-                f"input has {x.shape[-1] if x.ndim else 0} columns, model expects "
-                f"{self.n_features}"
+                f"input has {x.shape[-1] if x.ndim else 0} columns, model expects {self.n_features}"
             )
         if not np.all(np.isfinite(x)):
             raise DataError("input contains NaN or infinite values")

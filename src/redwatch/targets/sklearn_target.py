@@ -1,0 +1,147 @@
+"""Adapter for scikit-learn API classifiers (incl. Pipelines, XGBClassifier, LGBMClassifier).
+
+Scores come from `predict_proba` when the model has it, else labels only. Logistic regression,
+alone or behind per-feature affine scalers, also gets analytic input gradients of the
+cross-entropy loss, which makes white-box attacks possible without a deep-learning framework.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from redwatch.exceptions import ProbeError, TargetError
+from redwatch.targets.base import Target
+from redwatch.targets.capabilities import Capabilities
+
+
+@dataclass(frozen=True)
+class _Affine:
+    """z = x * scale + shift, per feature; `clip` bounds z when the scaler clips."""
+
+    scale: np.ndarray
+    shift: np.ndarray
+    clip: tuple[float, float] | None = None
+
+
+class SklearnTarget(Target):
+    """Any scikit-learn API classifier; gradients for (scaled) logistic regression."""
+
+    def __init__(self, estimator: Any, name: str = "model") -> None:
+        if not hasattr(estimator, "predict"):
+            raise TargetError(f"object of type {type(estimator).__name__} has no predict()")
+        self.estimator = estimator
+        self.name = name
+        classes = getattr(estimator, "classes_", None)
+        self.classes = None if classes is None else np.asarray(classes)
+        self.capabilities = Capabilities(
+            labels=True,
+            scores=hasattr(estimator, "predict_proba"),
+            gradients=_linear_chain(estimator) is not None,
+            n_classes=None if self.classes is None else len(self.classes),
+        )
+
+    def _predict_proba(self, x: np.ndarray) -> np.ndarray:
+        proba = np.asarray(self.estimator.predict_proba(x), dtype=np.float64)
+        if proba.ndim == 1:
+            proba = np.column_stack([1.0 - proba, proba])
+        return proba
+
+    def _predict_labels(self, x: np.ndarray) -> np.ndarray:
+        raw = np.asarray(self.estimator.predict(x))
+        if self.classes is None:
+            return raw.astype(np.int64)
+        return self.encode_labels(raw)
+
+    def _loss_gradient(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        chain = _linear_chain(self.estimator)
+        if chain is None:
+            raise ProbeError(f"target {self.name} does not expose gradients")
+        affines, model = chain
+        z = x
+        for step in affines:
+            z = z * step.scale + step.shift
+        grad = _logistic_gradient(model, z, y)
+        for step in reversed(affines):
+            if step.clip is not None:
+                grad = grad * ((z >= step.clip[0]) & (z <= step.clip[1]))
+            grad = grad * step.scale
+        return grad
+
+
+def _linear_chain(estimator: Any) -> tuple[list[_Affine], Any] | None:
+    """(affine steps, logistic model) when the gradient is analytic, else None."""
+    steps = getattr(estimator, "steps", None)
+    if steps is None:
+        return ([], estimator) if _is_logistic(estimator) else None
+    *pre, (_, last) = steps
+    if not _is_logistic(last):
+        return None
+    affines = []
+    for _, step in pre:
+        if step is None or step == "passthrough":
+            continue
+        affine = _affine(step)
+        if affine is None:
+            return None
+        affines.append(affine)
+    return affines, last
+
+
+def _is_logistic(model: Any) -> bool:
+    from sklearn.linear_model import LogisticRegression
+
+    return isinstance(model, LogisticRegression) and hasattr(model, "coef_")
+
+
+def _affine(step: Any) -> _Affine | None:
+    from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, StandardScaler
+
+    if isinstance(step, StandardScaler):
+        n = int(step.n_features_in_)
+        mean = np.zeros(n) if step.mean_ is None else np.asarray(step.mean_, dtype=np.float64)
+        scale = np.ones(n) if step.scale_ is None else np.asarray(step.scale_, dtype=np.float64)
+        return _Affine(1.0 / scale, -mean / scale)
+    if isinstance(step, MinMaxScaler):
+        lo, hi = step.feature_range
+        clip = (float(lo), float(hi)) if step.clip else None
+        return _Affine(np.asarray(step.scale_, np.float64), np.asarray(step.min_, np.float64), clip)
+    if isinstance(step, MaxAbsScaler):
+        scale = np.asarray(step.scale_, dtype=np.float64)
+        return _Affine(1.0 / scale, np.zeros_like(scale))
+    return None
+
+
+def _logistic_gradient(model: Any, z: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """d CE(predict_proba(z), y) / dz for a fitted LogisticRegression."""
+    w = np.asarray(model.coef_, dtype=np.float64)
+    b = np.asarray(model.intercept_, dtype=np.float64)
+    logits = z @ w.T + b
+    if w.shape[0] == 1:
+        p1 = 1.0 / (1.0 + np.exp(-logits[:, 0]))
+        return (p1 - (y == 1))[:, None] * w[0]
+    if _is_ovr(model):
+        return _ovr_gradient(logits, w, y)
+    logits = logits - logits.max(axis=1, keepdims=True)
+    p = np.exp(logits)
+    p /= p.sum(axis=1, keepdims=True)
+    p[np.arange(len(y)), y] -= 1.0
+    return np.asarray(p @ w)
+
+
+def _is_ovr(model: Any) -> bool:
+    multi = getattr(model, "multi_class", "auto")
+    return multi == "ovr" or (multi == "auto" and getattr(model, "solver", "") == "liblinear")
+
+
+def _ovr_gradient(logits: np.ndarray, w: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """One-vs-rest: p_k = s_k / sum_j s_j with s = sigmoid(logits)."""
+    s = 1.0 / (1.0 + np.exp(-logits))
+    ds = s * (1.0 - s)
+    total = s.sum(axis=1, keepdims=True)
+    rows = np.arange(len(y))
+    grad_y = (ds[rows, y] / s[rows, y])[:, None] * w[y]
+    grad_total = (ds @ w) / total
+    return np.asarray(-(grad_y - grad_total))
