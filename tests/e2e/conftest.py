@@ -33,8 +33,13 @@ def cli(tmp_path: Path):  # type: ignore[no-untyped-def]
 
     def run(*args: str, timeout: float = 600, extra_env: dict[str, str] | None = None) -> Run:
         proc = subprocess.run(
-            [REDWATCH, *args], cwd=tmp_path, env={**env, **(extra_env or {})}, capture_output=True, text=True,
-            timeout=timeout, check=False,
+            [REDWATCH, *args],
+            cwd=tmp_path,
+            env={**env, **(extra_env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
         return Run(proc.returncode, proc.stdout, proc.stderr)
 

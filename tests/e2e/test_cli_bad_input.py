@@ -37,10 +37,10 @@ def _no_campaigns(cli) -> None:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def bad_files(tmp_path: Path, gbm_files) -> dict[str, Path]:  # type: ignore[no-untyped-def]
-    model, data = gbm_files
+    _, data = gbm_files
     text = data.read_text().splitlines()
     files = {}
-    nan = text[:2] + [",".join(["nan", *text[2].split(",")[1:]])] + text[3:]
+    nan = [*text[:2], ",".join(["nan", *text[2].split(",")[1:]]), *text[3:]]
     files["nan"] = tmp_path / "nan.csv"
     files["nan"].write_text("\n".join(nan) + "\n")
     files["cols"] = tmp_path / "cols.csv"
@@ -113,7 +113,15 @@ def test_bad_options(cli, gbm_files, bad_files) -> None:  # type: ignore[no-unty
 
 def test_unreachable_endpoint(cli, gbm_files) -> None:  # type: ignore[no-untyped-def]
     _, data = gbm_files
-    run = cli("scan", "http://127.0.0.1:9/predict", "--data", str(data), "--label", "diagnosis",
-              "--timeout", "1")
+    run = cli(
+        "scan",
+        "http://127.0.0.1:9/predict",
+        "--data",
+        str(data),
+        "--label",
+        "diagnosis",
+        "--timeout",
+        "1",
+    )
     _assert_clean_failure(run, "127.0.0.1:9")
     _no_campaigns(cli)

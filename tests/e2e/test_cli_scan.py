@@ -15,9 +15,21 @@ def test_scan_model_file_writes_every_format_and_diffs(cli, gbm_files, tmp_path:
     model, data = gbm_files
     cfg = fast_config(tmp_path / "redwatch.yaml")
     args = [
-        "scan", str(model), "--data", str(data), "--label", "diagnosis", "--out", "out",
-        "--format", "json,html,sarif,junit,md", "--fail-on", "critical", "--json",
-        "--config", str(cfg),
+        "scan",
+        str(model),
+        "--data",
+        str(data),
+        "--label",
+        "diagnosis",
+        "--out",
+        "out",
+        "--format",
+        "json,html,sarif,junit,md",
+        "--fail-on",
+        "critical",
+        "--json",
+        "--config",
+        str(cfg),
     ]
     first = cli(*args)
     assert first.code in (0, 1), first.stderr
@@ -38,7 +50,9 @@ def test_scan_model_file_writes_every_format_and_diffs(cli, gbm_files, tmp_path:
     out = tmp_path / "out"
     for name in ("report.json", "report.html", "report.sarif", "report.xml", "report.md"):
         assert (out / name).stat().st_size > 0, name
-    assert json.loads((out / "report.json").read_text())["campaign"]["id"] == report["campaign"]["id"]
+    assert (
+        json.loads((out / "report.json").read_text())["campaign"]["id"] == report["campaign"]["id"]
+    )
     sarif = json.loads((out / "report.sarif").read_text())
     assert sarif["version"] == "2.1.0"
     assert len(sarif["runs"][0]["results"]) == len(report["findings"])
@@ -74,7 +88,21 @@ def test_probes_list(cli) -> None:  # type: ignore[no-untyped-def]
 def test_fail_on_low_fails_the_build(cli, gbm_files, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     model, data = gbm_files
     cfg = fast_config(tmp_path / "redwatch.yaml")
-    run = cli("scan", str(model), "--data", str(data), "--label", "diagnosis", "--probe",
-              "evasion.square", "--fail-on", "low", "--config", str(cfg), "--out", "o")
+    run = cli(
+        "scan",
+        str(model),
+        "--data",
+        str(data),
+        "--label",
+        "diagnosis",
+        "--probe",
+        "evasion.square",
+        "--fail-on",
+        "low",
+        "--config",
+        str(cfg),
+        "--out",
+        "o",
+    )
     assert run.code == 1, run.stderr
     assert "exit 1" in run.stderr

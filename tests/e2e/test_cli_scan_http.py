@@ -19,7 +19,7 @@ def endpoint(gbm_files) -> Iterator[str]:  # type: ignore[no-untyped-def]
     seen = {"rows": 0}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             if self.headers.get("Authorization") != "Bearer s3cret":
                 self.send_response(401)
                 self.end_headers()
@@ -48,9 +48,24 @@ def endpoint(gbm_files) -> Iterator[str]:  # type: ignore[no-untyped-def]
 def test_scan_http_endpoint_with_auth_and_budget(cli, gbm_files, endpoint, tmp_path) -> None:  # type: ignore[no-untyped-def]
     _, data = gbm_files
     cfg = fast_config(tmp_path / "redwatch.yaml")
-    run = cli("scan", endpoint, "--data", str(data), "--label", "diagnosis", "--auth-env",
-              "REDWATCH_TEST_TOKEN", "--budget-queries", "20000", "--config", str(cfg),
-              "--json", "--fail-on", "none", extra_env={"REDWATCH_TEST_TOKEN": "s3cret"})
+    run = cli(
+        "scan",
+        endpoint,
+        "--data",
+        str(data),
+        "--label",
+        "diagnosis",
+        "--auth-env",
+        "REDWATCH_TEST_TOKEN",
+        "--budget-queries",
+        "20000",
+        "--config",
+        str(cfg),
+        "--json",
+        "--fail-on",
+        "none",
+        extra_env={"REDWATCH_TEST_TOKEN": "s3cret"},
+    )
     assert run.code == 0, run.stderr
     report = json.loads(run.stdout)
     assert report["campaign"]["target_kind"] == "http"
@@ -62,8 +77,16 @@ def test_scan_http_endpoint_with_auth_and_budget(cli, gbm_files, endpoint, tmp_p
 
 def test_wrong_token_is_a_clean_error(cli, gbm_files, endpoint) -> None:  # type: ignore[no-untyped-def]
     _, data = gbm_files
-    run = cli("scan", endpoint, "--data", str(data), "--label", "diagnosis",
-              "--header", "Authorization: Bearer wrong")
+    run = cli(
+        "scan",
+        endpoint,
+        "--data",
+        str(data),
+        "--label",
+        "diagnosis",
+        "--header",
+        "Authorization: Bearer wrong",
+    )
     assert run.code == 2
     assert "401" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -16,7 +17,7 @@ app = typer.Typer(help="List the red-team probes.", no_args_is_help=True)
 @app.command("list")
 def list_probes(as_json: bool = typer.Option(False, "--json")) -> None:
     """Show each probe: name, category, required capabilities, cost, references."""
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "name": name,
             "category": str(cls.category),

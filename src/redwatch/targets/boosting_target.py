@@ -32,6 +32,9 @@ class XGBoostBoosterTarget(Target):
         self.capabilities = Capabilities(
             labels=True, scores=self.objective in _XGB_SCORES, n_classes=n_classes
         )
+        names = booster.feature_names
+        self.feature_names = None if not names else tuple(names)
+        self.n_features = int(booster.num_features())
 
     def _raw(self, x: np.ndarray) -> np.ndarray:
         import xgboost
@@ -68,6 +71,7 @@ class LightGBMBoosterTarget(Target):
         self.name = name
         self.objective, n_classes = _lgb_objective(booster)
         self.capabilities = Capabilities(labels=True, scores=True, n_classes=n_classes)
+        self.n_features = int(booster.num_feature())
 
     def _predict_proba(self, x: np.ndarray) -> np.ndarray:
         raw = np.asarray(self.booster.predict(x), dtype=np.float64)

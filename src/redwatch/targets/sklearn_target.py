@@ -7,6 +7,9 @@ cross-entropy loss, which makes white-box attacks possible without a deep-learni
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +39,10 @@ class SklearnTarget(Target):
         self.name = name
         classes = getattr(estimator, "classes_", None)
         self.classes = None if classes is None else np.asarray(classes)
+        names = getattr(estimator, "feature_names_in_", None)
+        self.feature_names = None if names is None else tuple(str(n) for n in names)
+        n_in = getattr(estimator, "n_features_in_", None)
+        self.n_features = None if n_in is None else int(n_in)
         self.capabilities = Capabilities(
             labels=True,
             scores=hasattr(estimator, "predict_proba"),
@@ -44,13 +51,15 @@ class SklearnTarget(Target):
         )
 
     def _predict_proba(self, x: np.ndarray) -> np.ndarray:
-        proba = np.asarray(self.estimator.predict_proba(x), dtype=np.float64)
+        with _unnamed_ok():
+            proba = np.asarray(self.estimator.predict_proba(x), dtype=np.float64)
         if proba.ndim == 1:
             proba = np.column_stack([1.0 - proba, proba])
         return proba
 
     def _predict_labels(self, x: np.ndarray) -> np.ndarray:
-        raw = np.asarray(self.estimator.predict(x))
+        with _unnamed_ok():
+            raw = np.asarray(self.estimator.predict(x))
         if self.classes is None:
             return raw.astype(np.int64)
         return self.encode_labels(raw)
@@ -145,3 +154,12 @@ def _ovr_gradient(logits: np.ndarray, w: np.ndarray, y: np.ndarray) -> np.ndarra
     grad_y = (ds[rows, y] / s[rows, y])[:, None] * w[y]
     grad_total = (ds @ w) / total
     return np.asarray(-(grad_y - grad_total))
+
+
+@contextmanager
+def _unnamed_ok() -> Iterator[None]:
+    """Columns arrive as a plain array, already aligned to the fitted feature names by the
+    engine; silence scikit-learn's reminder that the array has no names."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
+        yield

@@ -38,6 +38,7 @@ class TorchTarget(Target):
             raise UsageError(f"batch_size must be positive, not {batch_size}")
         self.module = module
         self.input_shape = input_shape
+        self.n_features = None if input_shape is None else int(np.prod(input_shape))
         self.name = name
         self.batch_size = batch_size
         self.outputs = outputs
