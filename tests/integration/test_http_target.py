@@ -65,7 +65,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(401, b'{"error": "unauthorized"}')
             return
         if path == "/predict":
-            time.sleep(0.02)  # long enough for concurrent requests to overlap
+            time.sleep(0.1)  # long enough for concurrent requests to overlap, even under load
             proba = MODEL.predict_proba(np.array(body["instances"]))
             self._send(200, json.dumps({"probabilities": proba.tolist()}).encode())
         elif path == "/row":

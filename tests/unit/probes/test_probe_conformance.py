@@ -54,6 +54,11 @@ def test_declaration_checker_catches_a_bad_probe() -> None:
             return []
 
     problems = " ".join(probe_declaration_problems("llm.bad", Bad))
-    for expected in ("must start with its category", "unknown capabilities", "unknown reference",
-                     "cost must be", "no description"):
+    for expected in (
+        "must start with its category",
+        "unknown capabilities",
+        "unknown reference",
+        "cost must be",
+        "no description",
+    ):
         assert expected in problems

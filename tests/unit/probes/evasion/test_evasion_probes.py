@@ -44,9 +44,10 @@ def test_square_uses_only_scores_and_finds_evasions(cancer_logreg) -> None:  # t
     findings = list(SquareProbe().run(case.target, _ctx(case, samples=40, max_queries=300)))
     assert findings
     assert findings[0].metrics["queries"] > 0
-    assert findings[0].metrics["curve"][-1]["success_rate"] >= findings[0].metrics["curve"][0][
-        "success_rate"
-    ]
+    assert (
+        findings[0].metrics["curve"][-1]["success_rate"]
+        >= findings[0].metrics["curve"][0]["success_rate"]
+    )
 
 
 def test_hopskipjump_on_a_labels_only_model_within_budget(cancer_data) -> None:  # type: ignore[no-untyped-def]
@@ -109,8 +110,13 @@ def test_sensitivity_respects_immutable_features() -> None:
 
 def test_noise_finding_tracks_the_measured_drop() -> None:
     target, x, y = _threshold_model()
-    ctx = ProbeContext(x, y, Budget(), seed=0, params={"samples": 1000, "draws": 4,
-                                                       "epsilons": [0.3], "reference_epsilon": 0.3})
+    ctx = ProbeContext(
+        x,
+        y,
+        Budget(),
+        seed=0,
+        params={"samples": 1000, "draws": 4, "epsilons": [0.3], "reference_epsilon": 0.3},
+    )
     (f,) = NoiseRobustnessProbe().run(target, ctx)
     # uniform noise of ±0.3 flips a row at distance d < 0.3 from the threshold with
     # probability (0.3 - d) / 0.6; averaged over those 60 % of rows that is 0.25, so 0.15
