@@ -52,6 +52,7 @@ class SquareProbe(Probe):
                     max_queries=max_queries,
                     mask=setup.mask,
                     rng=ctx.rng,
+                    image_shape=setup.spec.image_shape,
                 )
 
             spec = SweepSpec(self.name, self.references, "Square", black_box=True, norm=norm)
