@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the server binaries that the integration tests start by themselves (PostgreSQL).
+# Installs what the integration and browser tests start by themselves: PostgreSQL's server
+# binaries and Debian's Chromium (headless, for opening HTML reports).
 # Idempotent: when initdb and pg_ctl are already present it only says where they are.
 set -euo pipefail
 
@@ -22,33 +23,42 @@ find_pg_bin() {
     return 1
 }
 
+packages=()
 if bin_dir="$(find_pg_bin)"; then
     echo "PostgreSQL server binaries: $bin_dir"
-    exit 0
+else
+    packages+=(postgresql)
 fi
+if command -v chromium >/dev/null; then
+    echo "Chromium (browser tests): $(command -v chromium)"
+else
+    packages+=(chromium)
+fi
+[[ ${#packages[@]} -eq 0 ]] && exit 0
 
 if ! command -v apt-get >/dev/null; then
-    echo "PostgreSQL server binaries not found and apt-get is unavailable;" \
-        "install PostgreSQL (initdb, pg_ctl) with your package manager" >&2
+    echo "missing ${packages[*]} and apt-get is unavailable; install them with your" \
+        "package manager (PostgreSQL needs initdb and pg_ctl)" >&2
     exit 1
 fi
 
 sudo=()
 if [[ "$(id -u)" != 0 ]]; then
     if ! command -v sudo >/dev/null; then
-        echo "installing PostgreSQL needs root (or sudo)" >&2
+        echo "installing ${packages[*]} needs root (or sudo)" >&2
         exit 1
     fi
     sudo=(sudo)
 fi
 
-echo "installing Debian's postgresql package ..."
+echo "installing Debian packages: ${packages[*]} ..."
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 
 if ! bin_dir="$(find_pg_bin)"; then
     echo "postgresql was installed but initdb/pg_ctl are still missing" >&2
     exit 1
 fi
 echo "PostgreSQL server binaries: $bin_dir"
+command -v chromium >/dev/null || { echo "chromium was installed but is not on PATH" >&2; exit 1; }

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import joblib
 import numpy as np
@@ -20,6 +21,7 @@ from redwatch.engine.campaign import ScanOptions, run_scan
 from redwatch.engine.data import Dataset
 from redwatch.engine.result import CampaignResult
 from redwatch.probes.base import Budget
+from redwatch.store.repository import Store
 from redwatch.targets.base import Target
 from redwatch.targets.detect import from_object
 
@@ -93,28 +95,41 @@ def demo(
     samples: int = typer.Option(100, "--samples", min=5, help="Rows attacked per probe."),
 ) -> None:
     """Train three small models from bundled data, attack each, and summarize."""
-    rows = []
     with open_store() as store:
-        for case in CASES:
-            err.print(f"[bold]{case.name}[/]: training")
-            t0 = time.monotonic()
-            target, data, artifact = case.build(seed)
-            case_dir = out_dir / case.name
-            _save_inputs(case_dir, data, artifact)
-            options = ScanOptions(
-                out_dir=case_dir,
-                formats=("json", "html", "sarif", "junit", "md"),
-                seed=seed,
-                budget=Budget(queries=400_000, seconds=60.0),
-                params=_params(samples),
-                features=case.features or {},
-                image_shape=case.image_shape,
-            )
-            result = run_scan(target, case.kind, data, store, options, progress=progress_bar)
-            rows.append((result, time.monotonic() - t0))
+        rows = run_demo(store, out_dir, seed=seed, samples=samples, progress=progress_bar)
     out.print(_summary(rows))
     for result, _ in rows:
         out.print(f"{result.target}: {result.report_paths.get('html')}")
+
+
+def run_demo(
+    store: Store,
+    out_dir: Path,
+    *,
+    seed: int = 0,
+    samples: int = 100,
+    progress: Callable[[str], Any] | None = None,
+) -> list[tuple[CampaignResult, float]]:
+    """Build, save and scan every demo case; (result, seconds incl. training) per case."""
+    rows = []
+    for case in CASES:
+        err.print(f"[bold]{case.name}[/]: training")
+        t0 = time.monotonic()
+        target, data, artifact = case.build(seed)
+        case_dir = out_dir / case.name
+        _save_inputs(case_dir, data, artifact)
+        options = ScanOptions(
+            out_dir=case_dir,
+            formats=("json", "html", "sarif", "junit", "md"),
+            seed=seed,
+            budget=Budget(queries=400_000, seconds=60.0),
+            params=_params(samples),
+            features=case.features or {},
+            image_shape=case.image_shape,
+        )
+        result = run_scan(target, case.kind, data, store, options, progress=progress)
+        rows.append((result, time.monotonic() - t0))
+    return rows
 
 
 def _params(samples: int) -> dict[str, dict[str, object]]:

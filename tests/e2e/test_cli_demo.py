@@ -1,0 +1,80 @@
+"""`redwatch demo` end to end, then `redwatch scan` on the files the demo saved (the README
+promises both), and the HTML report opened in headless Chromium."""
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+CASES = ("demo-credit-gbm", "demo-digits-logreg", "demo-mnist-cnn")
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        message = "Chromium not found; run scripts/test-services.sh (Debian package chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def test_demo_then_scan_its_files_then_open_the_report(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run = cli("demo", "--samples", "20", "--out", "demo")
+    assert run.code == 0, run.stderr
+    for case in CASES:
+        assert case in run.stdout
+        assert (tmp_path / "demo" / case / "report.html").exists()
+    assert "redwatch demo" in run.stdout  # the summary table
+
+    listed = json.loads(cli("findings", "list", "--json").stdout)
+    assert {f["target"] for f in listed} <= set(CASES)
+    assert len({f["target"] for f in listed}) >= 2
+
+    credit = tmp_path / "demo" / "demo-credit-gbm"
+    scan = cli(
+        "scan",
+        str(credit / "model.joblib"),
+        "--data",
+        str(credit / "data.csv"),
+        "--label",
+        "default",
+        "--probe",
+        "evasion.noise",
+        "--fail-on",
+        "none",
+        "--json",
+    )
+    assert scan.code == 0, scan.stderr
+    assert json.loads(scan.stdout)["campaign"]["config"]["rows"] > 0
+
+    report = tmp_path / "demo" / "demo-mnist-cnn" / "report.html"
+    dom = subprocess.run(
+        [
+            _chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'chromium'}",
+            "--dump-dom",
+            report.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert "<svg" in dom.stdout
+    assert "evasion.pgd" in dom.stdout
+    assert "demo-mnist-cnn" in dom.stdout
