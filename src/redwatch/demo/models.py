@@ -7,7 +7,6 @@ attacks and probes run on data the model never saw.
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,15 +21,6 @@ from redwatch.demo.datasets import (
     load_mnist5k,
 )
 from redwatch.exceptions import UsageError
-
-if importlib.util.find_spec("torch") is not None:
-    import torch
-
-    class ToImage(torch.nn.Module):
-        """Reshape rows to (n, 1, 28, 28); accepts flattened (n, 784) or image batches."""
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return x.reshape(len(x), 1, 28, 28)
 
 
 @dataclass
@@ -106,7 +96,8 @@ def train_mnist_cnn(
     logits; it is left in eval mode. `threads`, when given, is passed to torch.set_num_threads.
     """
     import torch
-    from torch import nn
+
+    from redwatch.demo.mnist_net import MnistCNN
 
     if epochs < 1 or batch_size < 1:
         raise UsageError("epochs and batch_size must be positive")
@@ -115,17 +106,7 @@ def train_mnist_cnn(
     x, y = load_mnist5k()
     xtr, xte, ytr, yte = train_test_split(x, y, test_size=1000, random_state=seed, stratify=y)
     torch.manual_seed(seed)
-    net = nn.Sequential(
-        ToImage(),
-        nn.Conv2d(1, 16, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(32 * 7 * 7, 10),
-    )
+    net = MnistCNN()
     _fit(net, xtr, ytr, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
     net.eval()
     names = tuple(f"pixel_{i}" for i in range(784))
