@@ -3,8 +3,7 @@
 Same model, same 500 correctly classified held-out images, same eps, step size, number of
 steps and one random start. redwatch runs twice: checking labels after every step
 (the default) and every 5 steps. It gets its gradients and labels from
-redwatch.targets.torch_target.TorchTarget when that adapter is importable (a local
-forward+backward closure otherwise) and stops each image at its first adversarial step;
+redwatch.targets.torch_target.TorchTarget and stops each image at its first adversarial step;
 ART runs every step for every image.
 
     python bench/bench_pgd.py [--quick]
@@ -33,32 +32,11 @@ CHECK_EVERY = 5  # second redwatch run: labels every 5 steps instead of every st
 def model_fns(
     module: Any,
 ) -> tuple[Callable[..., np.ndarray], Callable[[np.ndarray], np.ndarray], str]:
-    """grad_fn, predict_fn and where they come from (TorchTarget or a local closure)."""
-    try:
-        from redwatch.targets.torch_target import TorchTarget
+    """grad_fn, predict_fn and where they come from: redwatch's own torch target."""
+    from redwatch.targets.torch_target import TorchTarget
 
-        target = TorchTarget(module, input_shape=(1, 28, 28), name="mnist-cnn", batch_size=500)
-        return target.loss_gradient, target.predict, "redwatch.targets.torch_target.TorchTarget"
-    except ImportError:
-        return _closure_grad(module), _closure_predict(module), "local closure"
-
-
-def _closure_grad(module: Any) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    def grad(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        t = torch.as_tensor(x, dtype=torch.float32).requires_grad_(True)
-        loss = torch.nn.functional.cross_entropy(module(t), torch.as_tensor(y), reduction="sum")
-        (g,) = torch.autograd.grad(loss, t)
-        return g.numpy()
-
-    return grad
-
-
-def _closure_predict(module: Any) -> Callable[[np.ndarray], np.ndarray]:
-    def predict(x: np.ndarray) -> np.ndarray:
-        return np.asarray(module(torch.as_tensor(x, dtype=torch.float32)).argmax(1).numpy())
-        return module(torch.as_tensor(x, dtype=torch.float32)).argmax(1).numpy()
-
-    return predict
+    target = TorchTarget(module, input_shape=(1, 28, 28), name="mnist-cnn", batch_size=500)
+    return target.loss_gradient, target.predict, "redwatch.targets.torch_target.TorchTarget"
 
 
 def run_art(module: Any, x: np.ndarray, y: np.ndarray, cfg: dict[str, Any]) -> dict[str, Any]:
@@ -142,7 +120,8 @@ def summarize(
 
 def warm_up(module: Any, x: np.ndarray, y: np.ndarray) -> None:
     """One forward/backward so neither side pays torch's first-call cost."""
-    _closure_grad(module)(x[:64], y[:64])
+    grad_fn, _, _ = model_fns(module)
+    grad_fn(x[:64], y[:64])
 
 
 def main() -> None:

@@ -27,7 +27,12 @@ def endpoint(gbm_files) -> Iterator[str]:  # type: ignore[no-untyped-def]
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             rows = np.asarray(body["instances"], dtype=float)
             seen["rows"] += len(rows)
-            answer = json.dumps({"probabilities": model.predict_proba(rows).tolist()}).encode()
+            proba = model.predict_proba(rows).tolist()
+            answer = json.dumps({"probabilities": proba}).encode()
+            if self.path == "/garbage":
+                answer = b"<html>internal error page</html>"
+            elif self.path == "/short":
+                answer = json.dumps({"probabilities": proba[:-1]}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(answer)))
@@ -90,3 +95,24 @@ def test_wrong_token_is_a_clean_error(cli, gbm_files, endpoint) -> None:  # type
     assert run.code == 2
     assert "401" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("path", "needle"), [("/garbage", "not JSON"), ("/short", "rows")])
+def test_garbage_answers_are_clean_errors(cli, gbm_files, endpoint, path, needle) -> None:  # type: ignore[no-untyped-def]
+    _, data = gbm_files
+    url = endpoint.replace("/predict", path)
+    run = cli(
+        "scan",
+        url,
+        "--data",
+        str(data),
+        "--label",
+        "diagnosis",
+        "--header",
+        "Authorization: Bearer s3cret",
+    )
+    assert run.code == 2, run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+    assert needle in run.stderr
+    listed = cli("findings", "list", "--json")
+    assert json.loads(listed.stdout) == []

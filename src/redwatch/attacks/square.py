@@ -6,6 +6,9 @@ propose changing one random square window to a fresh ±eps pattern; keep it when
 drops. The window area follows the paper's schedule (p_init halved at fixed fractions of the
 query budget). Every still-running sample is evaluated in one `proba_fn` call per iteration;
 a sample stops at its first adversarial point or when it has spent `max_queries`.
+`p_init` defaults to 0.8, the paper's setting for small images (ART's default too): on the
+demo MNIST CNN at L∞ 0.2 and 300 queries it lifts success from 24 % (p_init 0.05) to 75 %,
+against ART's 65 %; tabular targets are indifferent to it.
 
 Images: rows are flattened channel-first (c, h, w); `image_shape` gives the layout, and a
 perfect-square d with side >= 8 is read as a one-channel square image. Anything else is
@@ -44,7 +47,7 @@ def square(
     eps: float,
     norm: str = "inf",
     max_queries: int = 1000,
-    p_init: float = 0.05,
+    p_init: float = 0.8,
     mask: np.ndarray | None = None,
     clip: tuple[float, float] = (0.0, 1.0),
     rng: np.random.Generator | None = None,

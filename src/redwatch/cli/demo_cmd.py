@@ -19,8 +19,8 @@ from redwatch.cli.console import err, open_store, out, progress_bar
 from redwatch.config import FeatureDecl
 from redwatch.engine.campaign import ScanOptions, run_scan
 from redwatch.engine.data import Dataset
-from redwatch.engine.result import CampaignResult
 from redwatch.probes.base import Budget
+from redwatch.results import CampaignResult
 from redwatch.store.repository import Store
 from redwatch.targets.base import Target
 from redwatch.targets.detect import from_object

@@ -7,9 +7,9 @@ from pathlib import Path
 import typer
 
 from redwatch.cli.console import open_store, out
-from redwatch.engine.result import CampaignResult
 from redwatch.exceptions import UsageError
 from redwatch.registry import get as get_plugin
+from redwatch.results import CampaignResult
 
 
 def report(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 
 from redwatch.cli.console import SEVERITY_STYLE, out
-from redwatch.engine.result import CampaignResult
+from redwatch.results import CampaignResult
 
 
 def findings_table(result: CampaignResult) -> Table:

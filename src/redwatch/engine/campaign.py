@@ -13,10 +13,10 @@ import numpy as np
 from redwatch.config import FeatureDecl
 from redwatch.engine.data import Dataset, align
 from redwatch.engine.planner import plan_campaign
-from redwatch.engine.result import CampaignResult
 from redwatch.engine.runner import CampaignInput, CampaignRunner
 from redwatch.exceptions import DataError, RedwatchError
 from redwatch.probes.base import Budget
+from redwatch.results import CampaignResult
 from redwatch.store.repository import Store
 from redwatch.targets.base import Target
 from redwatch.targets.spec import InputSpec

@@ -7,10 +7,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from redwatch.engine.result import ProbeRun
 from redwatch.exceptions import UsageError
 from redwatch.probes.base import Budget, Probe
 from redwatch.registry import plugins
+from redwatch.results import ProbeRun
 from redwatch.targets.capabilities import Capabilities
 
 

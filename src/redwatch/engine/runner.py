@@ -19,11 +19,11 @@ from redwatch import __version__
 from redwatch.engine.diff import diff_findings
 from redwatch.engine.evidence import remove_evidence, save_evidence
 from redwatch.engine.planner import Plan, PlannedProbe
-from redwatch.engine.result import CampaignResult, ProbeRun
 from redwatch.exceptions import QueryBudgetExceeded, RedwatchError, StoreError
 from redwatch.findings import Finding
 from redwatch.probes.base import ProbeContext, ProgressFn
 from redwatch.registry import get as get_plugin
+from redwatch.results import CampaignResult, ProbeRun
 from redwatch.store.repository import Store
 from redwatch.targets.base import Target
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from redwatch import registry
-from redwatch.engine.result import CampaignResult
 from redwatch.exceptions import ReportError
 from redwatch.reports.base import Reporter
+from redwatch.results import CampaignResult
 
 GROUP = "redwatch.reporters"
 FORMATS: tuple[str, ...] = ("json", "sarif", "junit", "md", "html")

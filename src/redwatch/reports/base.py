@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
-from redwatch.engine.result import CampaignResult
+from redwatch.results import CampaignResult
 
 
 class Reporter(ABC):

@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from redwatch.engine.result import CampaignResult
 from redwatch.exceptions import ReportError
 from redwatch.findings import Severity
 from redwatch.frameworks import Reference, resolve
+from redwatch.results import CampaignResult
 
 SEVERITY_ORDER: tuple[str, ...] = tuple(s.label for s in sorted(Severity, reverse=True))
 NORM_LABELS = {"inf": "L∞", "2": "L2", "1": "L1", "0": "L0"}

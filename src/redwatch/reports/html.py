@@ -10,7 +10,6 @@ from typing import Any, ClassVar
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from redwatch.engine.result import CampaignResult
 from redwatch.frameworks import Reference
 from redwatch.reports.base import Reporter
 from redwatch.reports.document import (
@@ -26,6 +25,7 @@ from redwatch.reports.document import (
     references,
     split_metrics,
 )
+from redwatch.results import CampaignResult
 
 TEMPLATE = "report.html.j2"
 

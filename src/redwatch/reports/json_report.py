@@ -8,10 +8,10 @@ from functools import cache
 from importlib.resources import files
 from typing import Any, ClassVar
 
-from redwatch.engine.result import REPORT_SCHEMA_VERSION, CampaignResult
 from redwatch.exceptions import ReportError
 from redwatch.reports.base import Reporter
 from redwatch.reports.document import document
+from redwatch.results import REPORT_SCHEMA_VERSION, CampaignResult
 
 SCHEMA_FILE = "report-v1.json"
 

@@ -7,7 +7,6 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any, ClassVar
 
-from redwatch.engine.result import CampaignResult
 from redwatch.findings import Severity
 from redwatch.reports.base import Reporter
 from redwatch.reports.document import (
@@ -17,6 +16,7 @@ from redwatch.reports.document import (
     probe_category,
     split_metrics,
 )
+from redwatch.results import CampaignResult
 
 _INVALID_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 

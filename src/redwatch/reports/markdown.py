@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from redwatch.engine.result import CampaignResult
 from redwatch.reports.base import Reporter
 from redwatch.reports.document import (
     SEVERITY_ORDER,
@@ -18,6 +17,7 @@ from redwatch.reports.document import (
     references,
     split_metrics,
 )
+from redwatch.results import CampaignResult
 
 
 class MarkdownReporter(Reporter):

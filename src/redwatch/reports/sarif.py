@@ -8,7 +8,6 @@ import re
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any, ClassVar
 
-from redwatch.engine.result import CampaignResult
 from redwatch.reports.base import Reporter
 from redwatch.reports.document import (
     document,
@@ -18,6 +17,7 @@ from redwatch.reports.document import (
     references,
     worst_severity,
 )
+from redwatch.results import CampaignResult
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"

@@ -26,7 +26,7 @@ from redwatch.store.database import WRITE, mask_url, open_engine, reason
 from redwatch.store.models import CampaignRow, FindingRow, TargetRow, utcnow
 
 if TYPE_CHECKING:
-    from redwatch.engine.result import CampaignResult
+    from redwatch.results import CampaignResult
 
 ID_CHARS = frozenset("0123456789abcdef")
 # Chronological order of campaigns; ties (same start time) broken the same way everywhere.

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from redwatch.engine.result import REPORT_SCHEMA_VERSION
 from redwatch.findings import Finding, Severity
+from redwatch.results import REPORT_SCHEMA_VERSION
 from redwatch.store.models import CampaignRow, FindingRow
 
 

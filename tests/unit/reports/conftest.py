@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from reports_campaign import build_campaign, build_empty
 
-from redwatch.engine.result import CampaignResult
+from redwatch.results import CampaignResult
 
 
 @pytest.fixture

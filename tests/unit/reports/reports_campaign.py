@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from redwatch.engine.result import CampaignResult, ProbeRun
 from redwatch.findings import Category, Evidence, Finding, Mitigation, Severity
+from redwatch.results import CampaignResult, ProbeRun
 
 TARGET = "models/digits.joblib"
 EVASION_REFS = ("AML.T0015", "AML.T0043.000", "OWASP-ML01", "NIST-MEASURE-2.7")

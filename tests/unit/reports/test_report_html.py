@@ -8,8 +8,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from redwatch.engine.result import CampaignResult
 from redwatch.reports.html import HtmlReporter
+from redwatch.results import CampaignResult
 
 
 class _Collector(HTMLParser):

@@ -10,9 +10,9 @@ import jsonschema
 import numpy as np
 import pytest
 
-from redwatch.engine.result import CampaignResult
 from redwatch.exceptions import ReportError
 from redwatch.reports.json_report import JsonReporter, schema, validate
+from redwatch.results import CampaignResult
 
 
 def test_schema_is_valid_draft_2020_12() -> None:

@@ -6,10 +6,10 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from redwatch.engine.result import CampaignResult
 from redwatch.exceptions import UsageError
 from redwatch.findings import Severity
 from redwatch.reports.junit import JUnitReporter
+from redwatch.results import CampaignResult
 
 
 def _suite(result: CampaignResult, **options: object) -> ET.Element:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from redwatch.engine.result import CampaignResult
 from redwatch.reports.markdown import MarkdownReporter, cell, table
+from redwatch.results import CampaignResult
 
 
 def _sections(text: str) -> dict[str, str]:

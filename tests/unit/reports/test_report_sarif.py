@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from redwatch.engine.result import CampaignResult
 from redwatch.reports.sarif import SarifReporter, artifact_uri
+from redwatch.results import CampaignResult
 
 LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
 

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from redwatch import registry, reports
-from redwatch.engine.result import CampaignResult
 from redwatch.exceptions import UsageError
 from redwatch.reports.base import Reporter
+from redwatch.results import CampaignResult
 
 PLUGINS = registry.plugins("redwatch.reporters")
 

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import event, func, select
 
 from redwatch.engine.diff import diff_findings
-from redwatch.engine.result import CampaignResult, ProbeRun
 from redwatch.exceptions import StoreError, UsageError
 from redwatch.findings import Category, Evidence, Finding, Mitigation, Severity
+from redwatch.results import CampaignResult, ProbeRun
 from redwatch.store import Store
 from redwatch.store.models import CampaignRow, FindingRow
 

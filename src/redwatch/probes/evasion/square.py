@@ -34,6 +34,7 @@ class SquareProbe(Probe):
         """Sweep the epsilons once per norm (default L∞)."""
         setup = prepare(target, ctx, default_samples=100)
         max_queries = int(ctx.params.get("max_queries", 500))
+        p_init = float(ctx.params.get("p_init", 0.8))
 
         def proba_fn(u: np.ndarray) -> np.ndarray:
             return target.predict_proba(setup.from_unit(u))
@@ -50,6 +51,7 @@ class SquareProbe(Probe):
                     eps=eps,
                     norm=norm,
                     max_queries=max_queries,
+                    p_init=p_init,
                     mask=setup.mask,
                     rng=ctx.rng,
                     image_shape=setup.spec.image_shape,

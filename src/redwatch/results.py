@@ -1,4 +1,5 @@
-"""CampaignResult: what one campaign produced, the single input of every reporter."""
+"""CampaignResult and ProbeRun: what one campaign produced. Plain data beside findings.py, so
+that the engine, the store and the reporters can all use it without importing each other."""
 
 from __future__ import annotations
 
