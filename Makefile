@@ -45,7 +45,9 @@ pytest:
 bench: install-all
 	$(BIN)/python bench/bench_hopskipjump.py
 	$(BIN)/python bench/bench_pgd.py
+	$(BIN)/python bench/bench_square.py
 	$(BIN)/python bench/bench_demo.py
+	$(BIN)/python bench/table.py
 
 clean:
 	rm -rf $(VENV) .redwatch redwatch-report .pytest_cache .mypy_cache .ruff_cache

@@ -20,6 +20,10 @@ def _by_attack(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {r["attack"]: r for r in doc["results"]}
 
 
+def _pick(doc: dict[str, Any], attack: str, budget: int) -> dict[str, Any]:
+    return next(r for r in doc["results"] if r["attack"] == attack and r["budget"] == budget)
+
+
 def attack_rows() -> list[str]:
     """One row per peer comparison: success, size, wall time, ratio, goal."""
     hsj = _load("hopskipjump")
@@ -29,6 +33,18 @@ def attack_rows() -> list[str]:
     hsj_ratio = hsj["wall_time_ratio_redwatch_over_art"]
     hsj_met = hsj_ratio <= 0.1 and h["redwatch"]["success_rate"] >= h["art"]["success_rate"]
     pgd_ratio = pgd["wall_time_ratio_redwatch_over_art"]
+    sq = _load("square")
+    sq_rows = []
+    ratios = sq["wall_time_ratio_redwatch_over_art"]
+    for budget in sorted(ratios, key=int):
+        ours, art = (_pick(sq, who, int(budget)) for who in ("redwatch", "art"))
+        met = "met" if ours["success_rate"] >= art["success_rate"] else "not met"
+        sq_rows.append(
+            f"| Square L∞ ε={sq['eps']}, MNIST CNN, {sq['samples']} images, {budget} "
+            f"queries/image | ART 1.20.1 `SquareAttack` | {ours['success_rate']:.2f} / "
+            f"{art['success_rate']:.2f} | — | {ours['wall_s']:.1f} s / {art['wall_s']:.1f} s "
+            f"| {ratios[budget]:.2f} | ≥ peer's success: {met} |"
+        )
     return [
         "| benchmark | peer | success (ours / peer) | median L2 (ours / peer) "
         "| wall time (ours / peer) | ratio | goal |",
@@ -45,6 +61,7 @@ def attack_rows() -> list[str]:
         f"| {p['redwatch']['success_rate']:.3f} / {p['art']['success_rate']:.3f} | — "
         f"| {p['redwatch']['wall_s']:.1f} s / {p['art']['wall_s']:.1f} s | {pgd_ratio:.2f} "
         f"| ≤ 1.0: {'met' if pgd_ratio <= 1.0 else 'not met'} |",
+        *sq_rows,
     ]
 
 
@@ -70,8 +87,8 @@ def table() -> str:
     return "\n".join(
         [
             "Measured on one 2-core machine; times within a row come from the same run.",
-            "Reproduce with `python bench/bench_hopskipjump.py`, `python bench/bench_pgd.py`,",
-            "`python bench/bench_demo.py` (or `make bench`), then `python bench/table.py`.",
+            "Reproduce with `make bench` (runs `bench/bench_hopskipjump.py`, `bench_pgd.py`,",
+            "`bench_square.py` and `bench_demo.py`, then `bench/table.py`).",
             "",
             *attack_rows(),
             "",

@@ -192,7 +192,9 @@ def _run_probe(
         if os.environ.get("REDWATCH_DEBUG"):
             traceback.print_exc()
     report(1.0, status)
-    return ProbeRun(name, status, time.monotonic() - t0, target.queries - q0, message)
+    return ProbeRun(
+        name, status, time.monotonic() - t0, target.queries - q0, message, dict(ctx.metrics)
+    )
 
 
 def _silent(fraction: float, message: str) -> None:

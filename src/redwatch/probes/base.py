@@ -47,6 +47,8 @@ class ProbeContext:
 
     `x` are evaluation inputs (rows x features, flattened for images) and `y` their true
     class indices. `params` holds probe options from the command line or redwatch.yaml.
+    A probe puts its headline measurements in `metrics` even when it confirms no weakness,
+    so that the report shows what was measured, not only what failed.
     """
 
     x: np.ndarray
@@ -56,6 +58,7 @@ class ProbeContext:
     params: dict[str, Any] = field(default_factory=dict)
     progress: ProgressFn = _no_progress
     started: float = field(default_factory=time.monotonic)
+    metrics: dict[str, Any] = field(default_factory=dict)  # headline numbers, finding or not
 
     @property
     def rng(self) -> np.random.Generator:

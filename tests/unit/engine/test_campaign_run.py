@@ -65,6 +65,9 @@ def test_scan_stores_reports_and_diffs_fixed_findings(store: Store, tmp_path: Pa
 
     robust = SklearnTarget(DummyClassifier(strategy="most_frequent").fit(x, y), name="m")
     third = run_scan(robust, "sklearn", data, store, _options(tmp_path / "r3"))
+    runs = {r.probe: r for r in third.probes}
+    assert runs["evasion.noise"].metrics["accuracy_drop"] == 0.0  # measured, not a finding
+    assert runs["evasion.sensitivity"].metrics["single_feature_flip_rate"] == 0.0
     fixed = {f["probe"] for f in third.fixed}
     assert {"evasion.noise", "evasion.sensitivity"} <= fixed
     assert all(f["title"] for f in third.fixed)

@@ -148,6 +148,17 @@ def evasion_mitigations(black_box: bool) -> list[Mitigation]:
     return out
 
 
+def record_headline(
+    ctx: ProbeContext, norm: str, curve: list[dict[str, float]], reference: float
+) -> None:
+    """Put the reference-epsilon numbers of a sweep into ctx.metrics."""
+    point = next((p for p in curve if p["epsilon"] == reference), None)
+    if point is not None:
+        ctx.metrics[f"epsilon_L{norm}"] = reference
+        ctx.metrics[f"success_rate_L{norm}"] = point["success_rate"]
+        ctx.metrics[f"accuracy_under_attack_L{norm}"] = point["accuracy"]
+
+
 def build_finding(
     *,
     probe: str,
@@ -264,6 +275,7 @@ def sweep(
             fooled_ref, x_best[rows] = fooled, x_adv
         if result.stopped == "budget":
             break
+    record_headline(ctx, spec.norm, curve, reference)
     if not any(p["epsilon"] == reference for p in curve):
         return None
     return build_finding(

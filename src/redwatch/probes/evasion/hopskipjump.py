@@ -19,6 +19,7 @@ from redwatch.probes.evasion.common import (
     median_norm,
     prepare,
     recheck,
+    record_headline,
 )
 from redwatch.targets.base import Target
 
@@ -81,6 +82,7 @@ class HopSkipJumpProbe(Probe):
         scale = setup.norm_scale(norm)
         sizes[rows] = np.where(fooled[rows], lp_norm(delta, norm) / scale, np.inf)
         curve = [curve_point(eps, len(setup.x), setup.correct, sizes <= eps) for eps in epsilons]
+        record_headline(ctx, norm, curve, reference)
         x_all = setup.x.copy()
         x_all[rows] = x_adv
         fooled_ref = sizes <= reference

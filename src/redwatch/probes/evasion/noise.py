@@ -47,6 +47,7 @@ class NoiseRobustnessProbe(Probe):
         if ref is None:
             return []
         drop = clean - ref["accuracy"]
+        ctx.metrics.update(clean_accuracy=clean, epsilon=reference, accuracy_drop=drop)
         severity = severity_for("noise_accuracy_drop", drop)
         if severity is None:
             return []

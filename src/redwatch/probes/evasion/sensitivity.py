@@ -53,6 +53,7 @@ class FeatureSensitivityProbe(Probe):
             return []
         ranked = sorted(rates.items(), key=lambda kv: -kv[1])
         worst, rate = ranked[0]
+        ctx.metrics.update(step=step, most_sensitive_feature=worst, single_feature_flip_rate=rate)
         severity = severity_for("single_feature_flip_rate", rate)
         if severity is None:
             return []
