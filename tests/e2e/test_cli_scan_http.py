@@ -2,6 +2,7 @@
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -29,6 +30,8 @@ def endpoint(gbm_files) -> Iterator[str]:  # type: ignore[no-untyped-def]
             seen["rows"] += len(rows)
             proba = model.predict_proba(rows).tolist()
             answer = json.dumps({"probabilities": proba}).encode()
+            if self.path == "/slow":
+                time.sleep(2.0)
             if self.path == "/garbage":
                 answer = b"<html>internal error page</html>"
             elif self.path == "/short":
@@ -97,7 +100,9 @@ def test_wrong_token_is_a_clean_error(cli, gbm_files, endpoint) -> None:  # type
     assert len(run.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize(("path", "needle"), [("/garbage", "not JSON"), ("/short", "rows")])
+@pytest.mark.parametrize(
+    ("path", "needle"), [("/garbage", "not JSON"), ("/short", "rows"), ("/slow", "timed out")]
+)
 def test_garbage_answers_are_clean_errors(cli, gbm_files, endpoint, path, needle) -> None:  # type: ignore[no-untyped-def]
     _, data = gbm_files
     url = endpoint.replace("/predict", path)
@@ -110,6 +115,8 @@ def test_garbage_answers_are_clean_errors(cli, gbm_files, endpoint, path, needle
         "diagnosis",
         "--header",
         "Authorization: Bearer s3cret",
+        "--timeout",
+        "0.5",
     )
     assert run.code == 2, run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
