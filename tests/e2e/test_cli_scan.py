@@ -36,6 +36,7 @@ def test_scan_model_file_writes_every_format_and_diffs(cli, gbm_files, tmp_path:
     report = first.json()
     assert report["schema_version"] == "1.0"
     assert report["campaign"]["status"] == "completed"
+    assert report["campaign"]["target"] == str(model)  # history is kept per target name
     assert report["findings"], "an unhardened GBM should have findings"
     for f in report["findings"]:
         assert {"probe", "category", "severity", "title", "metrics", "references"} <= set(f)
@@ -85,7 +86,9 @@ def test_probes_list(cli) -> None:  # type: ignore[no-untyped-def]
     assert "evasion.pgd" in names
 
 
-def test_fail_on_low_fails_the_build(cli, gbm_files, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_fail_on_low_fails_the_build_and_name_keys_the_history(
+    cli, gbm_files, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     model, data = gbm_files
     cfg = fast_config(tmp_path / "redwatch.yaml")
     run = cli(
@@ -103,6 +106,11 @@ def test_fail_on_low_fails_the_build(cli, gbm_files, tmp_path: Path) -> None:  #
         str(cfg),
         "--out",
         "o",
+        "--name",
+        "cancer-v1",
     )
     assert run.code == 1, run.stderr
     assert "exit 1" in run.stderr
+    listed = json.loads(cli("findings", "list", "--target", "cancer-v1", "--json").stdout)
+    assert listed
+    assert {f["target"] for f in listed} == {"cancer-v1"}

@@ -34,6 +34,9 @@ def scan(
     model_class: str | None = typer.Option(None, "--model-class", help="pkg.mod:Class"),
     input_shape: str | None = typer.Option(None, "--input-shape", help="e.g. 1,28,28"),
     config: Path | None = typer.Option(None, "--config", help="redwatch.yaml"),
+    name: str | None = typer.Option(
+        None, "--name", help="Target name in the store (default: MODEL as given)."
+    ),
     seed: int = typer.Option(0, "--seed"),
     header: list[str] = typer.Option([], "--header", help="'Name: value' for HTTP targets."),
     auth_env: str | None = typer.Option(None, "--auth-env", help="Env var with a bearer token."),
@@ -48,6 +51,7 @@ def scan(
     shape = _shape(input_shape) or (tuple(project.image_shape) if project.image_shape else None)
     target = load_target(
         model,
+        name=name or model,
         trust_model=trust_model,
         model_class=model_class,
         input_shape=shape,

@@ -159,6 +159,15 @@ def record_headline(
         ctx.metrics[f"accuracy_under_attack_L{norm}"] = point["accuracy"]
 
 
+def _units(setup: EvasionSetup, norm: str) -> str:
+    """What an epsilon is measured in, for finding descriptions."""
+    if setup.kind == "image":
+        return "in pixel-intensity units of the image's value range"
+    if norm == "2":
+        return "root-mean-square change per mutable feature, as a fraction of its range"
+    return "as a fraction of each feature's range"
+
+
 def build_finding(
     *,
     probe: str,
@@ -206,8 +215,8 @@ def build_finding(
         title=f"{attack_label} flips {ref_point['success_rate']:.0%} of correct predictions "
         f"at {name} ε={reference:g}",
         description=(
-            f"With perturbations of at most ε={reference:g} ({name}, as a fraction of each "
-            f"feature's range) the {attack_label} attack turned "
+            f"With perturbations of at most ε={reference:g} ({name}, {_units(setup, norm)}) "
+            f"the {attack_label} attack turned "
             f"{ref_point['success_rate']:.1%} of correctly classified inputs into errors; "
             f"accuracy fell from {clean_acc:.1%} to {ref_point['accuracy']:.1%}."
         ),
