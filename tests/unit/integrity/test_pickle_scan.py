@@ -19,6 +19,7 @@ from sklearn.preprocessing import StandardScaler
 from redwatch.exceptions import DataError
 from redwatch.integrity import Verdict, scan_bytes, scan_file, scan_pickle_bytes
 from redwatch.integrity.pickle_policy import classify
+from redwatch.testing.requirements import require
 
 X, Y = load_iris(return_X_y=True)
 
@@ -142,7 +143,7 @@ def test_compressed_malicious_pickle_is_unsafe(tmp_path: Path) -> None:
 
 
 def test_torch_archives_scan_every_pickle(tmp_path: Path) -> None:
-    torch = pytest.importorskip("torch")
+    torch = require("torch", "torch")
     net = torch.nn.Sequential(torch.nn.Linear(4, 3))
     torch.save(net.state_dict(), tmp_path / "sd.pt")
     torch.jit.save(torch.jit.script(net), tmp_path / "ts.pt")

@@ -10,8 +10,10 @@ import pytest
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
-pytest.importorskip("onnxruntime")
-skl2onnx = pytest.importorskip("skl2onnx")
+from redwatch.testing.requirements import require
+
+require("onnxruntime", "onnx")
+skl2onnx = require("skl2onnx", "onnx")
 
 from redwatch.exceptions import TargetError  # noqa: E402
 from redwatch.targets.onnx_target import OnnxTarget  # noqa: E402
@@ -46,7 +48,7 @@ def test_skl2onnx_logistic_regression(zipmap: bool, string_labels: bool) -> None
 
 
 def test_torch_logits_model_gets_softmax(tmp_path) -> None:
-    torch = pytest.importorskip("torch")
+    torch = require("torch", "torch")
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(4, 3))
     buf = io.BytesIO()

@@ -16,6 +16,7 @@ from sklearn.linear_model import LogisticRegression
 from redwatch.exceptions import TargetError, UnsafeArtifactError
 from redwatch.targets import from_object, load_target
 from redwatch.targets.sklearn_target import SklearnTarget
+from redwatch.testing.requirements import require
 
 X, Y = load_iris(return_X_y=True)
 PAYLOAD_MARK = "redwatch-test-payload"
@@ -83,7 +84,7 @@ def test_module_attr_reference(model, tmp_path: Path, monkeypatch) -> None:
 
 
 def test_torch_formats(tmp_path: Path, monkeypatch) -> None:
-    torch = pytest.importorskip("torch")
+    torch = require("torch", "torch")
     (tmp_path / "rw_fixture_nets.py").write_text(
         textwrap.dedent(
             """
@@ -125,7 +126,7 @@ def test_onnx_xgboost_lightgbm_files(model, tmp_path: Path) -> None:
     import lightgbm
     import xgboost
 
-    skl2onnx = pytest.importorskip("skl2onnx")
+    skl2onnx = require("skl2onnx", "onnx")
     from skl2onnx.common.data_types import FloatTensorType
 
     onx = skl2onnx.convert_sklearn(

@@ -7,7 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+from redwatch.testing.requirements import require
+
+torch = require("torch", "torch")
 
 from redwatch.exceptions import TargetError  # noqa: E402
 from redwatch.targets.torch_target import TorchTarget  # noqa: E402
