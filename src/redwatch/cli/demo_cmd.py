@@ -13,6 +13,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import typer
+from rich import box
 from rich.table import Table
 
 from redwatch.cli.console import err, open_store, out, progress_bar
@@ -166,19 +167,10 @@ def _save_inputs(case_dir: Path, data: Dataset, save_model: Saver) -> None:
 
 
 def _summary(rows: list[tuple[CampaignResult, float]]) -> Table:
-    table = Table(title="redwatch demo")
-    for col in (
-        "target",
-        "clean acc",
-        "probes",
-        "critical",
-        "high",
-        "medium",
-        "low",
-        "queries",
-        "seconds",
-    ):
-        table.add_column(col)
+    table = Table(title="redwatch demo", box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
+    table.add_column("target", no_wrap=True, min_width=18)
+    for col in ("accuracy", "probes", "crit", "high", "med", "low", "queries", "seconds"):
+        table.add_column(col, justify="right", no_wrap=True, min_width=len(col))
     for result, seconds in rows:
         counts = result.counts()
         ok = sum(1 for p in result.probes if p.status == "ok")
