@@ -10,10 +10,9 @@ a sample stops at its first adversarial point or when it has spent `max_queries`
 demo MNIST CNN at L∞ 0.2 and 300 queries it lifts success from 24 % (p_init 0.05) to 75 %,
 against ART's 65 %; tabular targets are indifferent to it.
 
-Images: rows are flattened channel-first (c, h, w); `image_shape` gives the layout, and a
-perfect-square d with side >= 8 is read as a one-channel square image. Anything else is
-tabular and uses the 1-D analogue: a "stripe" is one feature (independent ±eps) and a
-"square" is a window of consecutive mutable features.
+Images: rows are flattened channel-first (c, h, w) and `image_shape` gives the layout.
+Without it the input is tabular and uses the 1-D analogue: a "stripe" is one feature
+(independent ±eps) and a "square" is a window of consecutive mutable features.
 """
 
 from __future__ import annotations

@@ -21,8 +21,8 @@ class Layout:
 
 
 def make_layout(d: int, mask: np.ndarray, image_shape: tuple[int, ...] | None) -> Layout:
-    """Image when `image_shape` is given ((h, w) or (c, h, w)) or when d is a perfect square
-    with side >= 8 (one channel); tabular otherwise."""
+    """Image when `image_shape` is given ((h, w) or (c, h, w)); tabular otherwise. No guessing
+    from d: a table with 64 columns is not an 8x8 picture."""
     shape: tuple[int, int, int] | None = None
     if image_shape is not None:
         dims = tuple(int(v) for v in image_shape)
@@ -30,10 +30,6 @@ def make_layout(d: int, mask: np.ndarray, image_shape: tuple[int, ...] | None) -
         if len(dims) != 3 or math.prod(dims) != d:
             raise ProbeError(f"image_shape {image_shape} does not match {d} features")
         shape = (dims[0], dims[1], dims[2])
-    else:
-        side = math.isqrt(d)
-        if side * side == d and side >= 8:
-            shape = (1, side, side)
     mutable = np.flatnonzero(mask)
     if len(mutable) == 0:
         raise ProbeError("the mask leaves no feature to perturb")

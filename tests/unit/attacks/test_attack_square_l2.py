@@ -10,10 +10,13 @@ from redwatch.attacks.square_layout import make_layout
 from redwatch.exceptions import ProbeError
 
 
-@pytest.mark.parametrize(("d", "image"), [(64, True), (784, True), (30, False), (3, False)])
-def test_bumps_are_unit_and_inside_one_window(d: int, image: bool) -> None:
-    layout = make_layout(d, np.ones(d, dtype=bool), None)
-    assert (layout.image is not None) == image
+@pytest.mark.parametrize(
+    ("d", "shape"), [(64, (8, 8)), (784, (1, 28, 28)), (64, None), (30, None), (3, None)]
+)
+def test_bumps_are_unit_and_inside_one_window(d: int, shape: tuple[int, ...] | None) -> None:
+    layout = make_layout(d, np.ones(d, dtype=bool), shape)
+    image = shape is not None
+    assert (layout.image is not None) == image  # never guessed from d alone
     s = square_l2.side(layout, 0.1)
     b = square_l2.bumps(layout, 40, s, np.random.default_rng(0))
     np.testing.assert_allclose(np.linalg.norm(b, axis=1), 1.0)
