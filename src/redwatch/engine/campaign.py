@@ -120,11 +120,14 @@ def run_scan(
 ) -> CampaignResult:
     """Prepare, plan and run one campaign; reports land in options.out_dir."""
     inputs = prepare_input(target, data, options)
+    if options.model is not None:
+        inputs.config["model"] = options.model
+        if Path(options.model).is_file():
+            inputs.artifact = Path(options.model)
+            target.mark_artifact()
     plan = plan_campaign(
         target.capabilities, requested=options.probes, budget=options.budget, params=options.params
     )
-    if options.model is not None:
-        inputs.config["model"] = options.model
     inputs.config.update(
         probes=[p.probe.name for p in plan.probes],
         budget={"queries": options.budget.queries, "seconds": options.budget.seconds},

@@ -38,6 +38,7 @@ class CampaignInput:
     y: np.ndarray
     labels_from_model: bool = False
     config: dict[str, Any] = field(default_factory=dict)
+    artifact: Path | None = None  # the model file, for probes that inspect the artifact
 
 
 class LocalExecutor:
@@ -175,7 +176,13 @@ def _run_probe(
     """Run one probe within its budget; an error in one probe never sinks the campaign."""
     name = planned.probe.name
     ctx = ProbeContext(
-        x=data.x, y=data.y, budget=planned.budget, seed=seed, params=planned.params, progress=report
+        x=data.x,
+        y=data.y,
+        budget=planned.budget,
+        seed=seed,
+        params=planned.params,
+        progress=report,
+        artifact=data.artifact,
     )
     q0, t0 = target.queries, time.monotonic()
     status, message = "ok", ""

@@ -7,6 +7,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -59,6 +60,7 @@ class ProbeContext:
     progress: ProgressFn = _no_progress
     started: float = field(default_factory=time.monotonic)
     metrics: dict[str, Any] = field(default_factory=dict)  # headline numbers, finding or not
+    artifact: Path | None = None  # the model file the target was loaded from, if any
 
     @property
     def rng(self) -> np.random.Generator:

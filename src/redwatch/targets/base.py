@@ -38,6 +38,10 @@ class Target(ABC):
         """Short adapter name for reports and the store: "sklearn", "torch", "http" …"""
         return type(self).__name__.removesuffix("Target").lower() or "model"
 
+    def mark_artifact(self) -> None:
+        """Record that the target was loaded from a file that artifact probes can inspect."""
+        self.capabilities = replace(self.capabilities, artifact=True)
+
     def set_input_spec(self, spec: InputSpec) -> None:
         """Attach the input description built from data and the user's declarations."""
         self.capabilities = replace(self.capabilities, input_spec=spec)
