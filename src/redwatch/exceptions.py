@@ -5,6 +5,7 @@ RedwatchError
 ├── DataError               a data file that is missing, malformed, or does not fit the model
 ├── TargetError             the model or endpoint cannot be loaded or queried
 │   ├── UnsafeArtifactError the safety scan refused a model file
+│   ├── SignatureError      a model signature is missing, malformed, or does not match
 │   ├── EndpointError       an HTTP endpoint timed out, refused, or answered garbage
 │   └── QueryBudgetExceeded a hard query budget ran out
 ├── ProbeError              a probe was misconfigured or cannot run against this target
@@ -35,6 +36,10 @@ class TargetError(RedwatchError):
 
 class UnsafeArtifactError(TargetError):
     """The safety scan refused to load a model file."""
+
+
+class SignatureError(TargetError):
+    """A model signature is missing, malformed, made with another key, or does not match."""
 
 
 class EndpointError(TargetError):

@@ -11,7 +11,14 @@ import traceback
 
 import typer
 
-from redwatch.cli import demo_cmd, findings_cmd, probes_cmd, report_cmd, scan_cmd
+from redwatch.cli import (
+    demo_cmd,
+    findings_cmd,
+    integrity_cmd,
+    probes_cmd,
+    report_cmd,
+    scan_cmd,
+)
 from redwatch.exceptions import RedwatchError
 
 app = typer.Typer(
@@ -26,6 +33,7 @@ app.command("report")(report_cmd.report)
 app.command("demo")(demo_cmd.demo)
 app.add_typer(probes_cmd.app, name="probes")
 app.add_typer(findings_cmd.app, name="findings")
+app.add_typer(integrity_cmd.app, name="integrity")
 
 
 def _print_version(value: bool) -> None:

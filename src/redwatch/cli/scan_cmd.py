@@ -14,6 +14,8 @@ from redwatch.engine.campaign import ScanOptions, run_scan
 from redwatch.engine.data import load_csv
 from redwatch.exceptions import UsageError
 from redwatch.findings import Severity
+from redwatch.integrity.encryption import read_key
+from redwatch.integrity.signing import require_valid_signature
 from redwatch.probes.base import Budget
 from redwatch.registry import plugins
 from redwatch.targets.loading import load_target
@@ -43,12 +45,21 @@ def scan(
     template: str | None = typer.Option(None, "--template", help="JSON request template."),
     response_path: str | None = typer.Option(None, "--response-path", help="e.g. $.probs"),
     timeout: float = typer.Option(10.0, "--timeout", min=0.1),
+    key_env: str | None = typer.Option(None, "--key-env", help="Env var with the model key."),
+    key_file: Path | None = typer.Option(None, "--key-file", help="Key for an encrypted model."),
+    require_signature: Path | None = typer.Option(
+        None, "--require-signature", help="Refuse the model unless signed for this PUBLIC.pem."
+    ),
+    signature: Path | None = typer.Option(
+        None, "--signature", help="Signature file (default MODEL.sig) for --require-signature."
+    ),
 ) -> None:
     """Attack a model with the applicable probes and write reports."""
     project = load_project_config(config)
     fmts = _formats(formats)
     threshold = _threshold(fail_on, project.fail_threshold())
     shape = _shape(input_shape) or (tuple(project.image_shape) if project.image_shape else None)
+    _check_signature(model, require_signature, signature)
     target = load_target(
         model,
         name=name or model,
@@ -58,6 +69,7 @@ def scan(
         http_options=_http_options(
             header, auth_env, template, response_path, timeout, budget_queries
         ),
+        decryption_key=read_key(key_env, key_file),
     )
     dataset = load_csv(data, label or project.label)
     options = ScanOptions(
@@ -90,6 +102,22 @@ def scan(
     if threshold is not None and worst is not None and worst >= threshold:
         err.print(f"findings at or above {threshold.label}: exit 1")
         raise typer.Exit(1)
+
+
+def _check_signature(model: str, public_key: Path | None, signature: Path | None) -> None:
+    """--require-signature: verify the model file against its signature before loading it."""
+    if public_key is None:
+        if signature is not None:
+            raise UsageError("--signature needs --require-signature PUBLIC.pem")
+        return
+    if model.startswith(("http://", "https://")):
+        raise UsageError(f"--require-signature needs a model on disk, not the URL {model}")
+    if not Path(model).exists():
+        raise UsageError(
+            f"--require-signature needs a model file on disk; {model!r} is not one"
+            " (import paths cannot be signed)"
+        )
+    require_valid_signature(Path(model), public_key, signature)
 
 
 def _threshold(option: str | None, default: Severity | None) -> Severity | None:

@@ -38,6 +38,10 @@ class Format(StrEnum):
     LIGHTGBM_TEXT = "lightgbm-text"
     SAFETENSORS = "safetensors"
     NUMPY = "npy"
+    TORCH_LEGACY = "torch-legacy"
+    HDF5 = "hdf5"
+    KERAS = "keras"
+    TAR = "tar"
     UNKNOWN = "unknown"
 
     @property
@@ -47,6 +51,9 @@ class Format(StrEnum):
 
 
 _PROTO0_STARTS = frozenset(b"(c]})NIVSFLKJMGUTi")
+# torch.save's legacy (pre-zip) format opens with a pickled magic number, 0x1950a86a20f9469cfc6c.
+_TORCH_LEGACY_MAGIC = b"\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19."
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
 
 def sniff(data: bytes) -> Format:
@@ -58,7 +65,11 @@ def sniff(data: bytes) -> Format:
     if head[:1] == b"\x78" and len(head) > 1 and (head[0] * 256 + head[1]) % 31 == 0:
         return Format.ZLIB
     if head[:1] == b"\x80" and len(head) > 1 and 2 <= head[1] <= 5:
-        return Format.PICKLE
+        return Format.TORCH_LEGACY if data[2:15] == _TORCH_LEGACY_MAGIC else Format.PICKLE
+    if any(data[o : o + 8] == _HDF5_MAGIC for o in (0, 512, 1024, 2048)):
+        return Format.HDF5
+    if data[257:262] == b"ustar":
+        return Format.TAR
     if head.startswith(b"tree\n") or head.startswith(b"tree\r\n"):
         return Format.LIGHTGBM_TEXT
     text_kind = _text_or_ubj(data)
@@ -93,6 +104,8 @@ def _zip_kind(data: bytes) -> Format:
         return Format.TORCHSCRIPT
     if any(n.endswith("data.pkl") for n in names):
         return Format.TORCH_ZIP
+    if "config.json" in names and ("metadata.json" in names or "model.weights.h5" in names):
+        return Format.KERAS
     return Format.ZIP
 
 

@@ -120,8 +120,35 @@ DANGEROUS_MODULES = frozenset(
         "torch._dynamo",
         "torch._inductor",
         "torch.utils.cpp_extension",
+        "torch.utils.collect_env",
+        "torch._C",
+        "torch.ops",
+        "torch._ops",
+        "torch.library",
+        "torch.package",
+        "torch.multiprocessing",
+        "torch.distributed",
+        "torch.testing",
         "fickling",
+        "imp",
+        "_sitebuiltins",
+        "sysconfig",
+        "numpy.ctypeslib",
+        "numpy.lib.npyio",
+        "numpy.testing",
+        "pandas.io",
+        "scipy.io",
+        "keras.models",
+        "keras.saving",
+        "tensorflow.io",
     }
+)
+# Names in libraries that read files, unpickle or evaluate strings (pandas.read_csv ...).
+_DANGEROUS_PREFIXES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("pandas", ("read_", "eval", "to_", "DataFrame.eval", "DataFrame.query")),
+    ("numpy", ("load", "save", "fromfile", "genfromtxt", "memmap")),
+    ("torch", ("load", "save", "hub", "from_file")),
+    ("torch.serialization", ("load", "save", "_load")),
 )
 
 # Individual dangerous members of otherwise harmless modules.
@@ -205,6 +232,9 @@ SAFE_NAMES = frozenset(
         )
     }
     | {("copyreg", "_reconstructor"), ("copy_reg", "_reconstructor")}
+    # dill's array wrapper calls a reconstructor that is itself a global in the same stream
+    # (so it is classified on its own) and then sets the array state.
+    | {("dill._dill", "_create_array")}
     | {("_codecs", "encode"), ("codecs", "encode")}
     | {("collections", n) for n in ("OrderedDict", "defaultdict", "Counter", "deque")}
     | {("datetime", n) for n in ("datetime", "date", "time", "timedelta", "timezone")}
@@ -296,6 +326,8 @@ def classify(module: str, name: str, *, torchscript: bool = False) -> tuple[Verd
         return Verdict.UNSAFE, f"module {module} can run code or touch files/network"
     if (module, name) in DANGEROUS_NAMES or (module, parts[0]) in DANGEROUS_NAMES:
         return Verdict.UNSAFE, f"{module}.{name} can run code or touch files"
+    if _dangerous_by_prefix(module, name):
+        return Verdict.UNSAFE, f"{module}.{name} reads or writes files or evaluates strings"
     if "_ufunc_reconstruct" in name:
         return Verdict.SUSPICIOUS, "imports an arbitrary attribute by name"
     if (module, name) in SAFE_NAMES:
@@ -303,6 +335,16 @@ def classify(module: str, name: str, *, torchscript: bool = False) -> tuple[Verd
     if _allowed_by_pattern(module, name, torchscript=torchscript):
         return Verdict.SAFE, "allowlisted pattern"
     return Verdict.SUSPICIOUS, "not on the allowlist of ML serialization globals"
+
+
+def _dangerous_by_prefix(module: str, name: str) -> bool:
+    top = module.split(".")[0]
+    for owner, prefixes in _DANGEROUS_PREFIXES:
+        if (module == owner or (owner == "pandas" and top == "pandas")) and name.startswith(
+            prefixes
+        ):
+            return True
+    return False
 
 
 def _allowed_by_pattern(module: str, name: str, *, torchscript: bool) -> bool:

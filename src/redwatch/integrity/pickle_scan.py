@@ -13,6 +13,7 @@ from pathlib import Path
 
 from redwatch.exceptions import DataError, TargetError
 from redwatch.integrity.formats import Format, decompress, sniff, zip_pickles
+from redwatch.integrity.numpy_scan import npy_pickle_payload
 from redwatch.integrity.pickle_policy import Verdict, classify, worst
 from redwatch.integrity.pickle_vm import PickleWalker, WalkResult
 
@@ -29,8 +30,12 @@ PICKLE_FORMATS = frozenset(
         Format.TORCH_ZIP,
         Format.TORCHSCRIPT,
         Format.ZIP,
+        Format.TORCH_LEGACY,
+        Format.NUMPY,
     }
 )
+# Legacy torch.save: magic number, protocol, sys info, the data, the storage keys; raw after.
+_TORCH_LEGACY_PICKLES = 5
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,7 @@ class _Accumulator:
     fickling_levels: list[str] = field(default_factory=list)
     fickling_errors: list[str] = field(default_factory=list)
     streams: int = 0
+    fickling_all: bool = False
 
 
 def scan_file(path: str | Path, *, use_fickling: bool = True) -> PickleScanReport:
@@ -100,23 +106,39 @@ def scan_file(path: str | Path, *, use_fickling: bool = True) -> PickleScanRepor
     return scan_bytes(p.read_bytes(), source=str(p), use_fickling=use_fickling)
 
 
-def scan_bytes(data: bytes, *, source: str, use_fickling: bool = True) -> PickleScanReport:
-    """Scan an artifact whose format is detected from its content."""
+def scan_bytes(
+    data: bytes, *, source: str, use_fickling: bool = True, fickling_all: bool = False
+) -> PickleScanReport:
+    """Scan an artifact whose format is detected from its content.
+
+    fickling runs on every stream that our own analysis does not fully vouch for; with
+    `fickling_all` it runs on every stream (slow on large pickles, same verdicts in practice,
+    because a stream whose every global is allowlisted has no code-execution route)."""
     fmt = sniff(data)
     if fmt not in PICKLE_FORMATS:
         return PickleScanReport(source=source, format=fmt.value, verdict=Verdict.SAFE)
-    acc = _Accumulator()
+    acc = _Accumulator(fickling_all=fickling_all)
+    limit = _TORCH_LEGACY_PICKLES if fmt is Format.TORCH_LEGACY else None
     try:
         for label, payload, torchscript in _streams(data, fmt, source):
-            _scan_stream(payload, label, acc, torchscript=torchscript, use_fickling=use_fickling)
+            _scan_stream(
+                payload,
+                label,
+                acc,
+                torchscript=torchscript,
+                use_fickling=use_fickling,
+                max_pickles=limit,
+            )
     except TargetError as exc:
         acc.issues.append(str(exc))
     return _report(source, fmt.value, acc)
 
 
-def scan_pickle_bytes(data: bytes, *, source: str, use_fickling: bool = True) -> PickleScanReport:
+def scan_pickle_bytes(
+    data: bytes, *, source: str, use_fickling: bool = True, fickling_all: bool = False
+) -> PickleScanReport:
     """Scan bytes that are one pickle stream (possibly with joblib array payloads)."""
-    acc = _Accumulator()
+    acc = _Accumulator(fickling_all=fickling_all)
     _scan_stream(data, source, acc, torchscript=False, use_fickling=use_fickling)
     return _report(source, Format.PICKLE.value, acc)
 
@@ -126,6 +148,12 @@ def _streams(data: bytes, fmt: Format, source: str) -> list[tuple[str, bytes, bo
         raise TargetError("joblib files from before 0.10 (ZF header) are not supported")
     if fmt.compressed:
         return [(f"{source}[{fmt.value}]", decompress(data, fmt), False)]
+    if fmt is Format.NUMPY:  # a malformed header cannot reach np.load's unpickler
+        try:
+            payload = npy_pickle_payload(data)
+        except TargetError:
+            return []
+        return [] if payload is None else [(f"{source}[object array]", payload, False)]
     if fmt in (Format.TORCH_ZIP, Format.TORCHSCRIPT, Format.ZIP):
         ts = fmt is Format.TORCHSCRIPT
         return [(f"{source}:{name}", body, ts) for name, body in zip_pickles(data)]
@@ -133,11 +161,19 @@ def _streams(data: bytes, fmt: Format, source: str) -> list[tuple[str, bytes, bo
 
 
 def _scan_stream(
-    data: bytes, label: str, acc: _Accumulator, *, torchscript: bool, use_fickling: bool
+    data: bytes,
+    label: str,
+    acc: _Accumulator,
+    *,
+    torchscript: bool,
+    use_fickling: bool,
+    max_pickles: int | None = None,
 ) -> None:
-    """Walk every consecutive pickle in `data` (torch's legacy format stacks several)."""
-    start = 0
-    while start < len(data):
+    """Walk every consecutive pickle in `data` (torch's legacy format stacks several);
+    `max_pickles` stops before raw bytes that follow a known number of pickles."""
+    start, count = 0, 0
+    while start < len(data) and (max_pickles is None or count < max_pickles):
+        count += 1
         result = PickleWalker(data, start).walk()
         _collect(result, label, acc, torchscript=torchscript, use_fickling=use_fickling)
         if result.issues and result.end <= start + 1:
@@ -151,11 +187,13 @@ def _collect(
     result: WalkResult, label: str, acc: _Accumulator, *, torchscript: bool, use_fickling: bool
 ) -> None:
     acc.streams += 1
+    vouched = not result.issues and not result.nested
     for g in result.globals:
         verdict, reason = classify(g.module, g.name, torchscript=torchscript)
+        vouched = vouched and verdict is Verdict.SAFE
         acc.globals.append(GlobalRef(g.module, g.name, g.offset, g.opcode, label, verdict, reason))
     acc.issues.extend(f"{label}: {issue}" for issue in result.issues)
-    if use_fickling:
+    if use_fickling and (acc.fickling_all or not vouched):
         _fickling(result.opcode_bytes, label, acc, torchscript=torchscript)
     for offset, nested in result.nested:
         _collect(

@@ -18,6 +18,13 @@ from typing import Any
 import numpy as np
 
 _WRAPPERS = {("joblib.numpy_pickle", "NumpyArrayWrapper")}
+# Calls whose bytes argument is itself a pickle, walked as a nested stream.
+_NESTED_LOADERS = frozenset(
+    (m, n)
+    for m in ("pickle", "_pickle", "dill", "dill._dill", "cloudpickle", "joblib.numpy_pickle")
+    for n in ("loads", "_loads", "load")
+)
+_ENCODERS = frozenset({("_codecs", "encode"), ("codecs", "encode")})
 
 
 @dataclass(frozen=True)
@@ -201,6 +208,13 @@ class PickleWalker:
     def _reduce(self, arg: Any, pos: int) -> None:
         args, func = self._pop(), self._pop()
         self._check_callable(func, pos)
+        first = args[0] if isinstance(args, tuple) and args else None
+        key = (func.module, func.name) if isinstance(func, _Global) else None
+        if key in _ENCODERS and isinstance(first, str):
+            self._stack.append(first.encode("latin-1", "replace"))  # protocol 2 bytes
+            return
+        if key in _NESTED_LOADERS and isinstance(first, (bytes, bytearray)):
+            self._result.nested.append((pos, PickleWalker(bytes(first)).walk()))
         self._stack.append(_Call(func, args))
 
     def _newobj(self, arg: Any, pos: int) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from redwatch.exceptions import TargetError, UnsafeArtifactError
+from redwatch.integrity.encryption import decrypt_for_load, is_encrypted
 from redwatch.integrity.formats import Format, sniff
 from redwatch.integrity.pickle_scan import PICKLE_FORMATS, PickleScanReport, scan_bytes
 from redwatch.targets.base import Target
@@ -30,8 +31,11 @@ def load_target(
     input_shape: tuple[int, ...] | None = None,
     http_options: dict[str, Any] | None = None,
     name: str | None = None,
+    decryption_key: bytes | None = None,
 ) -> Target:
-    """Load the model that `ref` names; TargetError (or a subclass) naming the problem."""
+    """Load the model that `ref` names; TargetError (or a subclass) naming the problem.
+
+    An encrypted model file (redwatch RWENC1) is decrypted in memory with decryption_key."""
     if ref.startswith(("http://", "https://")):
         from redwatch.targets.http_target import HttpTarget
 
@@ -44,6 +48,7 @@ def load_target(
             model_class=model_class,
             input_shape=input_shape,
             name=name,
+            decryption_key=decryption_key,
         )
     if _IMPORT_REF.match(ref) and not path.exists():
         return from_object(import_object(ref), name=name or ref, input_shape=input_shape)
@@ -71,9 +76,12 @@ def load_file(
     model_class: str | None = None,
     input_shape: tuple[int, ...] | None = None,
     name: str | None = None,
+    decryption_key: bytes | None = None,
 ) -> Target:
     """Load a model file whose format is detected from its bytes."""
     data = path.read_bytes()
+    if is_encrypted(data):  # plaintext stays in memory, then takes the normal path below
+        data = decrypt_for_load(data, decryption_key, str(path))
     fmt = sniff(data)
     label = name or path.stem
     if fmt in PICKLE_FORMATS:

@@ -16,6 +16,7 @@ IMAGE = InputSpec(tuple(f"p{i}" for i in range(4)), np.zeros(4), np.ones(4), ima
 def test_labels_only_target_gets_only_decision_based_probes() -> None:
     plan = plan_campaign(Capabilities(labels=True, input_spec=TABULAR))
     chosen = {p.probe.name for p in plan.probes}
+    assert "integrity.artifact_scan" not in chosen  # no model file
     assert "evasion.hopskipjump" in chosen
     assert "evasion.pgd" not in chosen
     assert "evasion.square" not in chosen
@@ -24,8 +25,8 @@ def test_labels_only_target_gets_only_decision_based_probes() -> None:
     assert all(s.status == "skipped" for s in plan.skipped)
 
 
-def test_white_box_target_gets_every_probe_cheapest_first() -> None:
-    caps = Capabilities(labels=True, scores=True, gradients=True, input_spec=TABULAR)
+def test_white_box_model_file_gets_every_probe_cheapest_first() -> None:
+    caps = Capabilities(labels=True, scores=True, gradients=True, artifact=True, input_spec=TABULAR)
     plan = plan_campaign(caps)
     assert {p.probe.name for p in plan.probes} == set(available_probes())
     costs = [p.probe.cost for p in plan.probes]
