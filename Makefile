@@ -47,6 +47,7 @@ bench: install-all
 	$(BIN)/python bench/bench_pgd.py
 	$(BIN)/python bench/bench_square.py
 	$(BIN)/python bench/bench_demo.py
+	$(BIN)/python bench/bench_integrity.py
 	$(BIN)/python bench/table.py
 
 clean:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -114,8 +115,13 @@ def test_scan_require_signature_refuses_tampered_model(cli, gbm_files, tmp_path:
     signing = cli("integrity", "sign", str(model), "--key", "keys/private.pem")
     assert signing.code == 0, signing.stderr
     assert (tmp_path / "model.joblib.sig").is_file()
-    good = _scan(cli, model, data, cfg, "--require-signature", public, "--fail-on", "none")
+    good = _scan(cli, model, data, cfg, "--require-signature", public, "--fail-on", "none",
+                 "--probe", "integrity.signature")  # fmt: skip
     assert good.code == 0, good.stderr
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    runs = {p["probe"]: p for p in report["probes"]}
+    assert runs["integrity.signature"]["metrics"]["signature"] == "valid"
+    assert "integrity.signature" not in {f["probe"] for f in report["findings"]}
 
     shutil.rmtree(tmp_path / "o")
     with model.open("ab") as handle:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -80,7 +81,7 @@ def scan(
         ),
         formats=fmts,
         seed=seed,
-        params=project.probes,
+        params=_probe_params(project.probes, require_signature, signature),
         features=project.features,
         image_shape=shape,
         model=model,
@@ -102,6 +103,20 @@ def scan(
     if threshold is not None and worst is not None and worst >= threshold:
         err.print(f"findings at or above {threshold.label}: exit 1")
         raise typer.Exit(1)
+
+
+def _probe_params(
+    params: dict[str, dict[str, Any]], public_key: Path | None, signature: Path | None
+) -> dict[str, dict[str, Any]]:
+    """redwatch.yaml's probe options, plus the --require-signature key for the signature
+    probe so that the report records the verified signature instead of "not verified"."""
+    if public_key is None:
+        return params
+    merged = {name: dict(opts) for name, opts in params.items()}
+    merged.setdefault("integrity.signature", {}).setdefault("public_key", str(public_key))
+    if signature is not None:
+        merged["integrity.signature"].setdefault("signature", str(signature))
+    return merged
 
 
 def _check_signature(model: str, public_key: Path | None, signature: Path | None) -> None:
