@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from redwatch.config import Settings
+from redwatch.exceptions import UsageError
 from redwatch.store.repository import Store
 
 out = Console(highlight=False, soft_wrap=True)
@@ -47,3 +48,16 @@ def progress_bar(name: str) -> Iterator[Callable[[float, str], None]]:
 def open_store() -> Store:
     """The store named by REDWATCH_DB_URL, or the SQLite file under REDWATCH_HOME."""
     return Store.open(Settings.from_env().db_url)
+
+
+def parse_shape(text: str | None) -> tuple[int, ...] | None:
+    """--input-shape "1,28,28" (or "1x28x28") as a tuple; UsageError naming the option."""
+    if not text:
+        return None
+    try:
+        shape = tuple(int(p) for p in text.replace("x", ",").split(","))
+    except ValueError:
+        raise UsageError(f"--input-shape must be integers like 1,28,28, got {text!r}") from None
+    if not shape or min(shape) < 1:
+        raise UsageError(f"--input-shape must be positive integers, got {text!r}")
+    return shape

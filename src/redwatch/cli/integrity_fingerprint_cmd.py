@@ -14,8 +14,8 @@ from typing import Any
 
 import typer
 
+from redwatch.cli.console import parse_shape
 from redwatch.engine.data import align, load_csv
-from redwatch.exceptions import UsageError
 from redwatch.integrity.fingerprint import (
     FingerprintCheck,
     build_fingerprint,
@@ -45,7 +45,7 @@ def fingerprint(
     trust_model: bool = typer.Option(False, "--trust-model", help="Load even if unsafe."),
 ) -> None:
     """Record the model's outputs on seeded data and boundary-near canaries."""
-    shape = _shape(input_shape)
+    shape = parse_shape(input_shape)
     target = _load(model, trust_model, model_class, shape)
     dataset = align(load_csv(data, label), target.feature_names, target.n_features)
     fp = build_fingerprint(
@@ -78,7 +78,7 @@ def check(
     """Check a model against a fingerprint: exit 0 match, 1 drift, 2 usage."""
     fp = load_fingerprint(fingerprint_path)
     recorded = fp.model.get("input_shape")
-    shape = _shape(input_shape) or (tuple(int(d) for d in recorded) if recorded else None)
+    shape = parse_shape(input_shape) or (tuple(int(d) for d in recorded) if recorded else None)
     target = _load(model, trust_model, model_class, shape)
     result = check_fingerprint(target, fp)
     file_note = _file_note(model, fp.model.get("sha256"))
@@ -150,15 +150,3 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def _shape(text: str | None) -> tuple[int, ...] | None:
-    if not text:
-        return None
-    try:
-        shape = tuple(int(p) for p in text.replace("x", ",").split(","))
-    except ValueError:
-        raise UsageError(f"--input-shape must be integers like 1,28,28, got {text!r}") from None
-    if not shape or min(shape) < 1:
-        raise UsageError(f"--input-shape must be positive integers, got {text!r}")
-    return shape

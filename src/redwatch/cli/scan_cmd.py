@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from redwatch.cli.console import err, open_store, out, progress_bar
+from redwatch.cli.console import err, open_store, out, parse_shape, progress_bar
 from redwatch.cli.summary import print_summary
 from redwatch.config import load_project_config
 from redwatch.engine.campaign import ScanOptions, run_scan
@@ -59,7 +59,9 @@ def scan(
     project = load_project_config(config)
     fmts = _formats(formats)
     threshold = _threshold(fail_on, project.fail_threshold())
-    shape = _shape(input_shape) or (tuple(project.image_shape) if project.image_shape else None)
+    shape = parse_shape(input_shape) or (
+        tuple(project.image_shape) if project.image_shape else None
+    )
     _check_signature(model, require_signature, signature)
     target = load_target(
         model,
@@ -151,18 +153,6 @@ def _formats(text: str) -> list[str]:
             f"unknown report format(s) {', '.join(bad) or text!r}; choose from {', '.join(known)}"
         )
     return fmts
-
-
-def _shape(text: str | None) -> tuple[int, ...] | None:
-    if not text:
-        return None
-    try:
-        shape = tuple(int(p) for p in text.replace("x", ",").split(","))
-    except ValueError:
-        raise UsageError(f"--input-shape must be integers like 1,28,28, got {text!r}") from None
-    if not shape or min(shape) < 1:
-        raise UsageError(f"--input-shape must be positive integers, got {text!r}")
-    return shape
 
 
 def _http_options(
