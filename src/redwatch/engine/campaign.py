@@ -78,8 +78,8 @@ def prepare_input(target: Target, data: Dataset, options: ScanOptions) -> Campai
     so that a data/model mismatch is a clear error before any attack starts."""
     data = align(data, target.feature_names, target.n_features)
     if len(data.x) > options.max_rows:
-        rows = np.sort(np.random.default_rng(options.seed).permutation(len(data.x)))
-        keep = rows[: options.max_rows]
+        rng = np.random.default_rng(options.seed)
+        keep = np.sort(rng.permutation(len(data.x))[: options.max_rows])
         data = Dataset(
             data.x[keep],
             None if data.y_raw is None else data.y_raw[keep],

@@ -174,3 +174,16 @@ def test_store_failure_leaves_no_reports_or_evidence(
         run_scan(target, "sklearn", data, store, _options(out))
     assert not list(out.glob("report.*"))
     assert not [p for p in (out / "evidence").rglob("*") if p.is_file()]
+
+
+def test_large_data_is_sampled_at_random_not_truncated(tmp_path: Path) -> None:
+    from redwatch.engine.campaign import prepare_input
+
+    x, y = _stump_data()
+    target = SklearnTarget(DecisionTreeClassifier(max_depth=1).fit(x, y), name="m")
+    data = Dataset(x, y, ["a", "b", "c"], "y", "d.csv")
+    inputs = prepare_input(target, data, ScanOptions(out_dir=tmp_path, max_rows=100))
+    assert len(inputs.x) == 100
+    picked = [int(np.flatnonzero((x == row).all(axis=1))[0]) for row in inputs.x]
+    assert picked == sorted(picked)  # file order kept
+    assert max(picked) > 300  # drawn from the whole file, not its first 100 rows
