@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
-from enum import IntEnum, StrEnum
+from enum import Enum, IntEnum, StrEnum
+from pathlib import PurePath
 from typing import Any
 
 import numpy as np
@@ -158,19 +160,32 @@ class Finding:
         )
 
 
-def jsonable(value: Any) -> Any:
-    """Turn numpy scalars/arrays and tuples into plain JSON types, recursively."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    if isinstance(value, np.integer):
+def jsonable(value: Any, *, strict: bool = False) -> Any:
+    """Turn numpy values, tuples, sets, enums and paths into plain JSON types, recursively;
+    non-finite floats become None. Other objects pass through, or raise TypeError if strict."""
+    if value is None or isinstance(value, str | bool):
+        return value
+    if isinstance(value, Severity):
+        return value.label
+    if isinstance(value, Enum):
+        return jsonable(value.value, strict=strict)
+    if isinstance(value, int):
         return int(value)
-    if isinstance(value, np.floating | float):
+    if isinstance(value, float | np.floating):
         f = float(value)
-        return f if np.isfinite(f) else None
-    if isinstance(value, np.bool_):
-        return bool(value)
+        return f if math.isfinite(f) else None
+    if isinstance(value, np.integer | np.bool_):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist(), strict=strict)
+    if isinstance(value, dict):
+        return {str(k): jsonable(v, strict=strict) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v, strict=strict) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted(jsonable(v, strict=strict) for v in value)
+    if isinstance(value, PurePath):
+        return value.as_posix()
+    if strict:
+        raise TypeError(f"a value of type {type(value).__name__} cannot be written as JSON")
     return value

@@ -7,14 +7,10 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from enum import Enum
-from pathlib import PurePath
 from typing import Any
 
-import numpy as np
-
 from redwatch.exceptions import ReportError
-from redwatch.findings import Severity
+from redwatch.findings import Severity, jsonable
 from redwatch.frameworks import Reference, resolve
 from redwatch.results import CampaignResult
 
@@ -34,30 +30,10 @@ def document(result: CampaignResult) -> dict[str, Any]:
 def plain(value: Any) -> Any:
     """Recursively convert numpy values, tuples, enums and paths to JSON types; non-finite
     floats become None. Anything else that JSON cannot hold raises ReportError."""
-    if value is None or isinstance(value, str | bool):
-        return value
-    if isinstance(value, Severity):
-        return value.label
-    if isinstance(value, Enum):
-        return plain(value.value)
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        f = float(value)
-        return f if math.isfinite(f) else None
-    if isinstance(value, np.integer | np.bool_):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return plain(value.tolist())
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    if isinstance(value, set | frozenset):
-        return sorted(plain(v) for v in value)
-    if isinstance(value, PurePath):
-        return value.as_posix()
-    raise ReportError(f"a value of type {type(value).__name__} cannot be written to a report")
+    try:
+        return jsonable(value, strict=True)
+    except TypeError as exc:
+        raise ReportError(str(exc).replace("written as JSON", "written to a report")) from None
 
 
 def format_value(value: Any) -> str:
