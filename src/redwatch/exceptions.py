@@ -60,3 +60,11 @@ class StoreError(RedwatchError):
 
 class ReportError(RedwatchError):
     """A report could not be produced."""
+
+
+def first_line(exc: BaseException, limit: int | None = None) -> str:
+    """The first line of an exception's message (its type name when empty), for the
+    one-line errors redwatch prints; `limit` caps the length."""
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else type(exc).__name__
+    return text if limit is None else text[:limit]

@@ -14,7 +14,7 @@ from redwatch.config import FeatureDecl
 from redwatch.engine.data import Dataset, align
 from redwatch.engine.planner import plan_campaign
 from redwatch.engine.runner import CampaignInput, CampaignRunner
-from redwatch.exceptions import DataError, RedwatchError
+from redwatch.exceptions import DataError, RedwatchError, first_line
 from redwatch.probes.base import Budget
 from redwatch.results import CampaignResult
 from redwatch.store.repository import Store
@@ -93,8 +93,7 @@ def prepare_input(target: Target, data: Dataset, options: ScanOptions) -> Campai
     except RedwatchError:
         raise
     except Exception as exc:  # the model library rejected the data
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise DataError(f"model rejected the data from {data.source}: {first}") from None
+        raise DataError(f"model rejected the data from {data.source}: {first_line(exc)}") from None
     if data.y_raw is None:
         y, from_model = reference, True
     else:

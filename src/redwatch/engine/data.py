@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from redwatch.exceptions import DataError
+from redwatch.exceptions import DataError, first_line
 
 MAX_ROWS = 1_000_000
 
@@ -35,7 +35,7 @@ def load_csv(path: str | Path, label: str | None = None) -> Dataset:
     try:
         frame = pd.read_csv(p, nrows=MAX_ROWS + 1)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read {p} as CSV: {_first_line(exc)}") from None
+        raise DataError(f"cannot read {p} as CSV: {first_line(exc)}") from None
     if len(frame) == 0:
         raise DataError(f"{p} has no data rows")
     if len(frame) > MAX_ROWS:
@@ -96,8 +96,3 @@ def align(data: Dataset, feature_names: tuple[str, ...] | None, n_features: int 
             f"{data.source} has {data.x.shape[1]} feature columns, the model expects {n_features}"
         )
     return data
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

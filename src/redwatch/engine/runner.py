@@ -19,7 +19,7 @@ from redwatch import __version__
 from redwatch.engine.diff import diff_findings
 from redwatch.engine.evidence import remove_evidence, save_evidence
 from redwatch.engine.planner import Plan, PlannedProbe
-from redwatch.exceptions import QueryBudgetExceeded, RedwatchError, StoreError
+from redwatch.exceptions import QueryBudgetExceeded, RedwatchError, StoreError, first_line
 from redwatch.findings import Finding
 from redwatch.probes.base import ProbeContext, ProgressFn
 from redwatch.registry import get as get_plugin
@@ -90,7 +90,7 @@ class CampaignRunner:
                 raise
         except BaseException as exc:
             if not isinstance(exc, StoreError):
-                self.store.fail_campaign(campaign_id, _one_line(exc))
+                self.store.fail_campaign(campaign_id, first_line(exc))
             raise
         result.report_paths = {
             fmt: str(path)
@@ -195,7 +195,7 @@ def _run_probe(
     except RedwatchError as exc:
         status, message = "error", str(exc)
     except Exception as exc:  # a probe bug: record it, keep the campaign going
-        status, message = "error", f"{type(exc).__name__}: {_one_line(exc)}"
+        status, message = "error", f"{type(exc).__name__}: {first_line(exc)}"
         if os.environ.get("REDWATCH_DEBUG"):
             traceback.print_exc()
     report(1.0, status)
@@ -206,11 +206,6 @@ def _run_probe(
 
 def _silent(fraction: float, message: str) -> None:
     """Progress callback that shows nothing."""
-
-
-def _one_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 def _now() -> str:

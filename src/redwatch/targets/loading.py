@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from redwatch.exceptions import TargetError, UnsafeArtifactError
+from redwatch.exceptions import TargetError, UnsafeArtifactError, first_line
 from redwatch.integrity.encryption import decrypt_for_load, is_encrypted
 from redwatch.integrity.formats import Format, sniff
 from redwatch.integrity.pickle_scan import PICKLE_FORMATS, PickleScanReport, scan_bytes
@@ -143,7 +143,7 @@ def _torchscript(data: bytes, path: Path) -> Any:
     try:
         return torch.jit.load(io.BytesIO(data), map_location="cpu")
     except Exception as exc:
-        raise TargetError(f"cannot load TorchScript {path}: {_first_line(exc)}") from None
+        raise TargetError(f"cannot load TorchScript {path}: {first_line(exc, 200)}") from None
 
 
 def _torch_zip(data: bytes, path: Path, *, model_class: str | None) -> Any:
@@ -152,7 +152,7 @@ def _torch_zip(data: bytes, path: Path, *, model_class: str | None) -> Any:
         try:
             obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
         except Exception as exc:
-            raise TargetError(f"cannot load PyTorch file {path}: {_first_line(exc)}") from None
+            raise TargetError(f"cannot load PyTorch file {path}: {first_line(exc, 200)}") from None
         if isinstance(obj, dict):
             raise TargetError(
                 f"{path} is a PyTorch state dict; pass --model-class package.module:Class"
@@ -165,7 +165,7 @@ def _torch_zip(data: bytes, path: Path, *, model_class: str | None) -> Any:
         model.load_state_dict(state)
     except Exception as exc:
         raise TargetError(
-            f"cannot load state dict {path} into {model_class}: {_first_line(exc)}"
+            f"cannot load state dict {path} into {model_class}: {first_line(exc, 200)}"
         ) from None
     return model
 
@@ -177,7 +177,7 @@ def _xgboost(data: bytes, path: Path) -> Any:
     try:
         booster.load_model(bytearray(data))
     except xgboost.core.XGBoostError as exc:
-        raise TargetError(f"cannot load XGBoost model {path}: {_first_line(exc)}") from None
+        raise TargetError(f"cannot load XGBoost model {path}: {first_line(exc, 200)}") from None
     return booster
 
 
@@ -187,7 +187,7 @@ def _lightgbm(data: bytes, path: Path) -> Any:
     try:
         return lightgbm.Booster(model_str=data.decode("utf-8"))
     except Exception as exc:
-        raise TargetError(f"cannot load LightGBM model {path}: {_first_line(exc)}") from None
+        raise TargetError(f"cannot load LightGBM model {path}: {first_line(exc, 200)}") from None
 
 
 def _torch(path: Path) -> Any:
@@ -196,8 +196,3 @@ def _torch(path: Path) -> Any:
     except ImportError:
         raise TargetError(f"{path} is a PyTorch file; install redwatch[torch]") from None
     return torch
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
