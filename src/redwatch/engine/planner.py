@@ -62,7 +62,8 @@ def plan_campaign(
         if cls.applies(capabilities):
             chosen.append(cls)
         else:
-            skipped.append(ProbeRun(name, "skipped", message=_why_not(cls, capabilities)))
+            reason = cls.why_not(capabilities) or "does not apply to this target"
+            skipped.append(ProbeRun(name, "skipped", message=reason))
     chosen.sort(key=lambda c: (c.cost, c.name))
     shares = (budget or Budget()).split([float(c.cost) for c in chosen]) if chosen else []
     planned = [
@@ -70,11 +71,3 @@ def plan_campaign(
         for cls, share in zip(chosen, shares, strict=True)
     ]
     return Plan(planned, skipped)
-
-
-def _why_not(probe: type[Probe], capabilities: Capabilities) -> str:
-    missing = sorted(probe.requires - capabilities.names)
-    if missing:
-        have = ", ".join(sorted(capabilities.names)) or "nothing"
-        return f"needs {', '.join(missing)}; target exposes {have}"
-    return "does not apply to this kind of input"

@@ -97,7 +97,17 @@ class Probe(ABC):
     @classmethod
     def applies(cls, capabilities: Capabilities) -> bool:
         """True when the target exposes what this probe requires."""
-        return capabilities.has(*cls.requires)
+        return cls.why_not(capabilities) is None
+
+    @classmethod
+    def why_not(cls, capabilities: Capabilities) -> str | None:
+        """Why this probe cannot run on such a target (None: it can). Override to add
+        conditions beyond `requires`, e.g. image inputs only or an optional extra."""
+        missing = sorted(cls.requires - capabilities.names)
+        if missing:
+            have = ", ".join(sorted(capabilities.names)) or "nothing"
+            return f"needs {', '.join(missing)}; target exposes {have}"
+        return None
 
     @abstractmethod
     def run(self, target: Target, ctx: ProbeContext) -> Iterable[Finding]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from redwatch.targets.spec import InputSpec
 
-KNOWN_CAPABILITIES = frozenset({"labels", "scores", "gradients", "chat", "artifact"})
+KNOWN_CAPABILITIES = frozenset({"labels", "scores", "gradients", "chat", "artifact", "trees"})
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,7 @@ class Capabilities:
     gradients: bool = False
     chat: bool = False
     artifact: bool = False
+    trees: bool = False  # the model is a tree ensemble whose structure attacks can read
     input_spec: InputSpec | None = None
     n_classes: int | None = None
 
@@ -30,6 +31,7 @@ class Capabilities:
             "gradients": self.gradients,
             "chat": self.chat,
             "artifact": self.artifact,
+            "trees": self.trees,
         }
         return frozenset(k for k, v in flags.items() if v)
 

@@ -27,10 +27,12 @@ class FeatureSensitivityProbe(Probe):
     description: ClassVar[str] = "Single-feature tampering: decision flips per mutable feature"
 
     @classmethod
-    def applies(cls, capabilities: Capabilities) -> bool:
+    def why_not(cls, capabilities: Capabilities) -> str | None:
         """Tabular targets only: single pixels are not a meaningful unit of tampering."""
         spec = capabilities.input_spec
-        return super().applies(capabilities) and (spec is None or not spec.is_image)
+        if spec is not None and spec.is_image:
+            return "tabular inputs only; this target takes images"
+        return super().why_not(capabilities)
 
     def run(self, target: Target, ctx: ProbeContext) -> Iterable[Finding]:
         """Flip rate per feature at the reference step; finding on the worst feature."""
