@@ -45,11 +45,14 @@ def plan_campaign(
 ) -> Plan:
     """Choose probes from the target's capabilities and split the budget by probe cost.
 
+    Without `requested`, every registered probe whose `default` flag is set is considered;
+    opt-in probes (such as the ART adapters) run only when named.
+
     Explicitly requested probes that do not apply are reported as skipped with the reason;
     unknown names are a UsageError listing the known ones.
     """
     table = available_probes()
-    names = list(requested) if requested else list(table)
+    names = list(requested) if requested else [n for n, c in table.items() if c.default]
     unknown = [n for n in names if n not in table]
     if unknown:
         raise UsageError(f"unknown probe(s): {', '.join(unknown)}; known: {', '.join(table)}")

@@ -93,6 +93,7 @@ class Probe(ABC):
     cost: ClassVar[int] = 1  # relative cost; the planner runs cheap probes first
     description: ClassVar[str] = ""
     needs_labels: ClassVar[bool] = False
+    default: ClassVar[bool] = True  # False: runs only when named (e.g. optional-extra probes)
 
     @classmethod
     def applies(cls, capabilities: Capabilities) -> bool:

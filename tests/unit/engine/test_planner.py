@@ -28,7 +28,11 @@ def test_labels_only_target_gets_only_decision_based_probes() -> None:
 def test_white_box_model_file_gets_every_probe_cheapest_first() -> None:
     caps = Capabilities(labels=True, scores=True, gradients=True, artifact=True, input_spec=TABULAR)
     plan = plan_campaign(caps)
-    assert {p.probe.name for p in plan.probes} == set(available_probes())
+    chosen = {p.probe.name for p in plan.probes}
+    assert {"evasion.pgd", "evasion.square", "evasion.hopskipjump", "evasion.noise"} <= chosen
+    assert "integrity.artifact_scan" in chosen
+    expected = {n for n, c in available_probes().items() if c.default and c.applies(caps)}
+    assert chosen == expected
     costs = [p.probe.cost for p in plan.probes]
     assert costs == sorted(costs)
 
@@ -57,3 +61,15 @@ def test_requested_probes_and_params_are_validated() -> None:
     plan = plan_campaign(caps, requested=["evasion.noise"], params={"evasion.noise": {"draws": 2}})
     assert [p.probe.name for p in plan.probes] == ["evasion.noise"]
     assert plan.probes[0].params == {"draws": 2}
+
+
+def test_opt_in_probes_run_only_when_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    table = dict(available_probes())
+    pgd = table["evasion.pgd"]
+    opt_in = type("OptInPGD", (pgd,), {"default": False})
+    monkeypatch.setitem(table, "evasion.pgd", opt_in)
+    monkeypatch.setattr("redwatch.engine.planner.available_probes", lambda: table)
+    caps = Capabilities(labels=True, scores=True, gradients=True, input_spec=TABULAR)
+    assert "evasion.pgd" not in {p.probe.name for p in plan_campaign(caps).probes}
+    named = plan_campaign(caps, requested=["evasion.pgd"])
+    assert [p.probe for p in named.probes] == [opt_in]
