@@ -54,6 +54,7 @@ class FeatureDecl(_Strict):
     integer: bool = False
     immutable: bool = False
     categorical: list[float] | None = None
+    cost: float | None = Field(default=None, gt=0, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _bounds_ordered(self) -> FeatureDecl:
@@ -79,6 +80,8 @@ class ProjectConfig(_Strict):
     fail_on: str = "high"
     image_shape: list[int] | None = None
     label: str | None = None
+    onehot: list[list[str]] = Field(default_factory=list)
+    constraints: list[str] = Field(default_factory=list)
 
     @field_validator("fail_on")
     @classmethod
@@ -99,6 +102,24 @@ class ProjectConfig(_Strict):
         if value is not None and (not value or min(value) < 1):
             raise ValueError("every dimension must be a positive integer")
         return value
+
+    @field_validator("onehot")
+    @classmethod
+    def _groups_of_two(cls, value: list[list[str]]) -> list[list[str]]:
+        """Each one-hot group names two or more distinct features."""
+        for group in value:
+            if len(group) < 2 or len(set(group)) != len(group):
+                raise ValueError(f"one-hot group {group} needs two or more distinct features")
+        return value
+
+    @field_validator("constraints")
+    @classmethod
+    def _non_empty(cls, value: list[str]) -> list[str]:
+        """Constraints are non-empty strings (checked against the features at scan time)."""
+        for text in value:
+            if not text.strip():
+                raise ValueError("empty constraint")
+        return [text.strip() for text in value]
 
     @field_validator("probes", mode="before")
     @classmethod

@@ -10,7 +10,7 @@ import typer
 
 from redwatch.cli.console import err, open_store, out, parse_shape, progress_bar
 from redwatch.cli.summary import print_summary
-from redwatch.config import load_project_config
+from redwatch.config import DEFAULT_PROJECT_FILE, load_project_config
 from redwatch.engine.campaign import ScanOptions, run_scan
 from redwatch.engine.data import load_csv
 from redwatch.exceptions import UsageError
@@ -87,6 +87,9 @@ def scan(
         features=project.features,
         image_shape=shape,
         model=model,
+        onehot=project.onehot,
+        constraints=project.constraints,
+        config_source=str(config or DEFAULT_PROJECT_FILE),
     )
     with open_store() as store:
         result = run_scan(

@@ -14,7 +14,7 @@ from redwatch.config import FeatureDecl
 from redwatch.engine.data import Dataset, align
 from redwatch.engine.planner import plan_campaign
 from redwatch.engine.runner import CampaignInput, CampaignRunner
-from redwatch.exceptions import DataError, RedwatchError, first_line
+from redwatch.exceptions import DataError, RedwatchError, UsageError, first_line
 from redwatch.probes.base import Budget
 from redwatch.results import CampaignResult
 from redwatch.store.repository import Store
@@ -36,6 +36,9 @@ class ScanOptions:
     image_shape: tuple[int, ...] | None = None
     max_rows: int = 2000
     model: str | None = None  # what the user named: a file path, import path or URL
+    onehot: Sequence[Sequence[str]] = ()  # groups of 0/1 columns with exactly one 1
+    constraints: Sequence[str] = ()  # linear relations, e.g. "amount >= 0"
+    config_source: str = "redwatch.yaml"  # named in errors about the declarations
 
 
 def build_spec(data: Dataset, options: ScanOptions) -> InputSpec:
@@ -56,7 +59,23 @@ def build_spec(data: Dataset, options: ScanOptions) -> InputSpec:
             np.full(expected, hi),
             image_shape=options.image_shape,
         )
-    decl = options.features
+    spec = _declare(spec, options)
+    _check_data(spec, data.x, options.config_source)
+    return spec
+
+
+def _declare(spec: InputSpec, options: ScanOptions) -> InputSpec:
+    """Apply redwatch.yaml's feature declarations, one-hot groups and constraints; an unknown
+    feature or a bad constraint is a UsageError naming the file and the field."""
+    source, decl = options.config_source, options.features
+    known = set(spec.feature_names)
+    for name in decl:
+        if name not in known:
+            raise UsageError(f"{source}: features.{name}: unknown feature {name!r}")
+    for k, group in enumerate(options.onehot):
+        for name in group:
+            if name not in known:
+                raise UsageError(f"{source}: onehot.{k}: unknown feature {name!r}")
     bounds = {}
     for name, d in decl.items():
         if d.lower is not None or d.upper is not None:
@@ -64,12 +83,34 @@ def build_spec(data: Dataset, options: ScanOptions) -> InputSpec:
             lo = d.lower if d.lower is not None else float(spec.lower[i])
             hi = d.upper if d.upper is not None else float(spec.upper[i])
             bounds[name] = (lo, hi)
-    return spec.declare(
+    spec = spec.declare(
         bounds=bounds,
         integer=[n for n, d in decl.items() if d.integer],
         immutable=[n for n, d in decl.items() if d.immutable],
         categorical={n: d.categorical for n, d in decl.items() if d.categorical},
+        cost={n: d.cost for n, d in decl.items() if d.cost is not None},
     )
+    try:
+        spec = spec.declare(onehot=options.onehot)
+    except UsageError as exc:
+        raise UsageError(f"{source}: onehot: {exc}") from None
+    for k, text in enumerate(options.constraints):
+        try:
+            spec = spec.declare(constraints=[text])
+        except UsageError as exc:
+            raise UsageError(f"{source}: constraints.{k}: {exc}") from None
+    return spec
+
+
+def _check_data(spec: InputSpec, x: np.ndarray, source: str) -> None:
+    """DataError when the user's own data breaks a declared one-hot group or constraint."""
+    declared = {repr(r.text) for r in spec.relations}
+    for what, n in spec.violation_counts(x).items():
+        if what in declared or what.startswith("one-hot ("):
+            raise DataError(
+                f"{n} of {len(x)} rows of the data violate {what} declared in {source}; "
+                "fix the declaration or the data"
+            )
 
 
 def prepare_input(target: Target, data: Dataset, options: ScanOptions) -> CampaignInput:
