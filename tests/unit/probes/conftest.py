@@ -4,7 +4,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_breast_cancer
+from sklearn.datasets import load_breast_cancer, load_digits
+from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -33,5 +34,29 @@ def cancer_logreg(cancer_data: tuple[np.ndarray, np.ndarray, list[str]]) -> Case
     x, y, names = cancer_data
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(x, y)
     target = SklearnTarget(model, name="cancer-logreg")
+    target.set_input_spec(InputSpec.from_data(x, names))
+    return Case(target, x, y)
+
+
+@pytest.fixture
+def digits_image_logreg() -> Case:
+    """White-box image target: logistic regression on 8x8 digits in [0, 1]."""
+    data = load_digits()
+    x, y = data.data / 16.0, data.target
+    model = LogisticRegression(max_iter=500).fit(x, y)
+    target = SklearnTarget(model, name="digits-logreg")
+    spec = InputSpec.from_data(x)
+    target.set_input_spec(
+        InputSpec(spec.feature_names, np.zeros(64), np.ones(64), image_shape=(1, 8, 8))
+    )
+    return Case(target, x, y)
+
+
+@pytest.fixture
+def cancer_trees(cancer_data: tuple[np.ndarray, np.ndarray, list[str]]) -> Case:
+    """Tree-ensemble target: a small gradient-boosted model (structure readable)."""
+    x, y, names = cancer_data
+    model = GradientBoostingClassifier(n_estimators=10, max_depth=2, random_state=0).fit(x, y)
+    target = SklearnTarget(model, name="cancer-gbm")
     target.set_input_spec(InputSpec.from_data(x, names))
     return Case(target, x, y)

@@ -26,12 +26,21 @@ def test_declarations(name: str) -> None:
     assert probe_declaration_problems(name, PROBES[name]) == []
 
 
+CASES = ("cancer_logreg", "digits_image_logreg", "cancer_trees")
+
+
 @pytest.mark.parametrize("name", sorted(PROBES))
-def test_run_on_a_real_white_box_model(name: str, cancer_logreg) -> None:  # type: ignore[no-untyped-def]
+def test_run_on_a_real_model(name: str, request: pytest.FixtureRequest) -> None:
+    """Run each probe on the first real model it applies to (tabular white-box, image,
+    tree ensemble); a probe that applies to none of them fails."""
     cls = PROBES[name]
-    case = cancer_logreg
-    case.target.mark_artifact()  # artifact probes apply; with no file given they record that
-    assert cls.applies(case.target.capabilities)
+    for fixture in CASES:
+        case = request.getfixturevalue(fixture)
+        case.target.mark_artifact()  # artifact probes apply; with no file given they record that
+        if cls.applies(case.target.capabilities):
+            break
+    else:
+        pytest.fail(f"{name} applies to none of {CASES}")
     ctx = ProbeContext(case.x, case.y, Budget(queries=100_000), seed=1, params=SMALL)
     with case.target.limit(100_000):
         findings = run_probe_checked(cls, case.target, ctx)
