@@ -1,124 +1,150 @@
-"""Square attack (L∞), redwatch vs ART 1.20.1 SquareAttack on the demo MNIST CNN.
+"""Square attack (L∞), redwatch vs ART 1.20.1 `SquareAttack`, success vs queries.
 
-Same model, same correctly classified held-out images, eps 0.2, equal query budgets per
-image (ART's max_iter is one query per image per iteration after its init). Success is
-re-checked on the model; wall time in the same run.
+Same models seen as images (demo MNIST CNN 1x28x28; demo digits logistic regression 1x8x8),
+same correctly classified held-out images, same ε, one counting wrapper for both. Both run
+at a series of per-image budgets (ART: max_iter = budget, one restart); queries per image
+are what each really spent (both stop an image at its first success). Headline: the mean
+queries per image redwatch needs to reach ART's success at ART's largest budget, over what
+ART spent there; wall time at the largest budget.
 
-    python bench/bench_square.py [--quick]
+    python bench/bench_square.py [--quick] [--models mnist,digits]
 """
 
 from __future__ import annotations
 
-import argparse
 import time
 from typing import Any
 
 import numpy as np
-import torch
 
 from _common import machine_info, print_table, write_json
+from bench_hopskipjump import SEED, Case, digits_case, mnist_case, parse
 from redwatch.attacks.square import square
-from redwatch.demo.models import predict_labels, train_mnist_cnn
-from redwatch.targets.torch_target import TorchTarget
 
-SEED = 0
-THREADS = 2
-EPS = 0.2
+EPS = {"mnist_cnn": 0.2, "digits_logreg": 0.1}
+SHAPES = {"mnist_cnn": (1, 28, 28), "digits_logreg": (1, 8, 8)}
 
 
-def run_ours(module: Any, x: np.ndarray, y: np.ndarray, budget: int) -> dict[str, Any]:
-    """redwatch's Square through its torch target (scores only)."""
-    target = TorchTarget(module, input_shape=(1, 28, 28), name="mnist-cnn", batch_size=500)
+def within(case: Case, adv: np.ndarray) -> np.ndarray:
+    """Uncounted re-check: misclassified and inside the L∞ ball."""
+    rows, calls = case.counter.rows, case.counter.calls
+    wrong = case.counter.labels(adv) != case.y
+    case.counter.rows, case.counter.calls = rows, calls
+    return np.asarray(wrong & (np.abs(adv - case.z).max(axis=1) <= case.eps + 1e-6))
+
+
+def run_ours(case: Case, budget: int) -> dict[str, Any]:
+    case.counter.follow(None)
+    rows0 = case.counter.rows
     start = time.perf_counter()
     res = square(
-        target.predict_proba,
-        x,
-        y,
-        eps=EPS,
+        case.counter.proba,
+        case.z,
+        case.y,
+        eps=case.eps,
         max_queries=budget,
         rng=np.random.default_rng(SEED),
-        image_shape=(1, 28, 28),
+        image_shape=SHAPES[case.name],
     )
     seconds = time.perf_counter() - start
-    return _summary("redwatch", module, x, y, res.x_adv, seconds, budget, float(res.queries.mean()))
+    spent = case.counter.rows - rows0
+    if int(res.queries.sum()) != spent or res.queries.max() > budget:
+        raise RuntimeError(f"query accounting mismatch: {res.queries.sum()} vs {spent}")
+    return _row("redwatch", case, res.x_adv, budget, spent, seconds)
 
 
-def run_art(module: Any, x: np.ndarray, y: np.ndarray, budget: int) -> dict[str, Any]:
-    """ART's SquareAttack with max_iter = the same per-image budget, one restart."""
+def run_art(case: Case, budget: int) -> dict[str, Any]:
     from art.attacks.evasion import SquareAttack
-    from art.estimators.classification import PyTorchClassifier
+    from art.estimators.classification import BlackBoxClassifierNeuralNetwork
 
-    clf = PyTorchClassifier(
-        module,
-        loss=torch.nn.CrossEntropyLoss(),
-        input_shape=(1, 28, 28),
-        nb_classes=10,
+    clf = BlackBoxClassifierNeuralNetwork(
+        case.counter.proba,
+        input_shape=SHAPES[case.name],
+        nb_classes=case.n_classes,
         clip_values=(0.0, 1.0),
     )
     attack = SquareAttack(
-        clf, norm=np.inf, eps=EPS, max_iter=budget, nb_restarts=1, batch_size=500, verbose=False
+        clf, norm=np.inf, eps=case.eps, max_iter=budget, nb_restarts=1, batch_size=1000
     )
+    attack.set_params(verbose=False)
     np.random.seed(SEED)
+    case.counter.follow(None)
+    rows0 = case.counter.rows
     start = time.perf_counter()
-    adv = attack.generate(x.reshape(-1, 1, 28, 28).astype(np.float32), y=np.eye(10)[y])
+    x = case.z.reshape(-1, *SHAPES[case.name]).astype(np.float32)
+    adv = attack.generate(x, y=np.eye(case.n_classes)[case.y])
     seconds = time.perf_counter() - start
-    return _summary(
-        "art", module, x, y, adv.reshape(len(x), -1).astype(np.float64), seconds, budget, None
-    )
+    spent = case.counter.rows - rows0
+    adv = adv.reshape(len(case.z), -1).astype(np.float64)
+    return _row("art", case, adv, budget, spent, seconds)
 
 
-def _summary(
-    name: str,
-    module: Any,
-    x: np.ndarray,
-    y: np.ndarray,
-    adv: np.ndarray,
-    seconds: float,
-    budget: int,
-    mean_queries: float | None,
+def _row(
+    name: str, case: Case, adv: np.ndarray, budget: int, spent: int, seconds: float
 ) -> dict[str, Any]:
-    success = predict_labels(module, adv) != y
     return {
         "attack": name,
         "budget": budget,
-        "success_rate": float(success.mean()),
-        "max_linf": float(np.abs(adv - x).max()),
+        "success_rate": float(within(case, adv).mean()),
+        "queries_per_image_mean": spent / len(case.z),
         "wall_s": seconds,
-        "queries_per_image_mean": mean_queries,
+    }
+
+
+def compare(case: Case, budgets: list[int]) -> dict[str, Any]:
+    print(f"[square] {case.name}: budgets {budgets} ...", flush=True)
+    art = [run_art(case, b) for b in budgets]
+    ours = [run_ours(case, b) for b in budgets]
+    final = art[-1]
+    reach = next((r for r in ours if r["success_rate"] >= final["success_rate"] - 1e-12), None)
+    ratio = (
+        None if reach is None else reach["queries_per_image_mean"] / final["queries_per_image_mean"]
+    )
+    return {
+        "model": case.description,
+        "samples": len(case.z),
+        "eps_linf": case.eps,
+        "art": art,
+        "redwatch": ours,
+        "art_success_rate": final["success_rate"],
+        "redwatch_budget_to_art_success": None if reach is None else reach["budget"],
+        "queries_ratio_ours_over_art": ratio,
+        "wall_time_ratio_redwatch_over_art": ours[-1]["wall_s"] / final["wall_s"],
+        "wall_time_ratio_by_budget": {
+            str(b): o["wall_s"] / a["wall_s"] for b, o, a in zip(budgets, ours, art, strict=True)
+        },
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="30 images, budget 100")
-    args = parser.parse_args()
-    torch.set_num_threads(THREADS)
-    n, budgets = (30, (100,)) if args.quick else (100, (300, 1000))
-    demo = train_mnist_cnn(seed=SEED, threads=THREADS)
-    ok = np.flatnonzero(predict_labels(demo.model, demo.x_test) == demo.y_test)
-    idx = np.random.default_rng(SEED).choice(ok, size=min(n, len(ok)), replace=False)
-    x, y = demo.x_test[idx].astype(np.float64), demo.y_test[idx]
-    results = []
-    for budget in budgets:
-        results.append(run_art(demo.model, x, y, budget))
-        results.append(run_ours(demo.model, x, y, budget))
-    print_table(results, ["attack", "budget", "success_rate", "wall_s", "queries_per_image_mean"])
-    ratios = {
-        str(b): next(r for r in results if r["attack"] == "redwatch" and r["budget"] == b)["wall_s"]
-        / next(r for r in results if r["attack"] == "art" and r["budget"] == b)["wall_s"]
-        for b in budgets
-    }
+    args = parse(__doc__ or "", models="mnist,digits")
+    budgets = [25, 50, 100, 200] if args.quick else [25, 50, 100, 200, 300, 500, 1000]
+    cases = []
+    names = args.models.split(",")
+    if "mnist" in names:
+        cases.append(mnist_case(20 if args.quick else 100, eps=EPS["mnist_cnn"]))
+    if "digits" in names:
+        cases.append(digits_case(40 if args.quick else 100, eps=EPS["digits_logreg"]))
+    results = {c.name: compare(c, budgets) for c in cases}
+    rows = [{"model": k, **r} for k, c in results.items() for r in c["art"] + c["redwatch"]]
+    print_table(
+        rows, ["model", "attack", "budget", "success_rate", "queries_per_image_mean", "wall_s"]
+    )
+    q = [c["queries_ratio_ours_over_art"] for c in results.values()]
     payload = {
         "benchmark": "square",
-        "machine": machine_info(("redwatch", "adversarial-robustness-toolbox", "torch")),
-        "model": "demo MNIST CNN",
-        "norm": "inf",
-        "eps": EPS,
-        "samples": len(x),
-        "seed": SEED,
         "quick": args.quick,
-        "results": results,
-        "wall_time_ratio_redwatch_over_art": ratios,
+        "seed": SEED,
+        "norm": "inf",
+        "budgets": budgets,
+        "headline_rule": "worst (largest) ratio over the models",
+        "queries_ratio_ours_over_art": None if None in q else max(q),
+        "wall_time_ratio_redwatch_over_art": max(
+            c["wall_time_ratio_redwatch_over_art"] for c in results.values()
+        ),
+        "goals": {"queries_ratio_at_most": 0.5, "wall_time_ratio_at_most": 0.1},
+        "cases": results,
+        "machine": machine_info(("numpy", "torch", "adversarial-robustness-toolbox", "redwatch")),
     }
     print(write_json("square_quick" if args.quick else "square", payload))
 

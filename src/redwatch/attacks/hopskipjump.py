@@ -10,6 +10,11 @@ large batches instead of thousands of single rows.
 Query accounting is exact: every row handed to `predict_fn` is charged to its sample, and a
 stage is trimmed so that no sample ever exceeds `max_queries`. Every point kept as a result
 was confirmed adversarial by a query.
+
+Two modes. With `eps=None` each sample walks until its budget or `max_iter` is spent and the
+result is its minimal-norm adversarial (the robustness-curve mode). With `eps` a sample
+leaves the batch as soon as a confirmed adversarial lies within eps: the binary searches stop
+at that point, and an adversarial gradient probe that happens to fall inside eps ends it too.
 """
 
 from __future__ import annotations
@@ -52,18 +57,24 @@ class _Config:
     init_trials: int
 
 
-class _Oracle:
-    """Labels for batches of candidate points, charged exactly to the sample they serve."""
+class LabelOracle:
+    """Labels for batches of candidate points, charged exactly to the sample they serve.
 
-    def __init__(self, predict_fn: PredictFn, y: np.ndarray, cfg: _Config) -> None:
+    Shared by the decision-based attacks (HopSkipJump, Sign-OPT): `y` holds the true labels
+    (untargeted) or the target classes (targeted)."""
+
+    def __init__(
+        self, predict_fn: PredictFn, y: np.ndarray, max_queries: int, targeted: bool
+    ) -> None:
         self.predict_fn = predict_fn
         self.y = y
-        self.cfg = cfg
+        self.max_queries = max_queries
+        self.targeted = targeted
         self.queries = np.zeros(len(y), dtype=np.int64)
 
     def left(self, rows: np.ndarray) -> np.ndarray:
         """Queries each given sample may still spend."""
-        return np.asarray(self.cfg.max_queries - self.queries[rows])
+        return np.asarray(self.max_queries - self.queries[rows])
 
     def ask(self, points: np.ndarray, owners: np.ndarray) -> np.ndarray:
         """True where the point is adversarial for its owner sample."""
@@ -73,7 +84,7 @@ class _Oracle:
             chunk = slice(s, s + step)
             pred = np.asarray(self.predict_fn(points[chunk])).reshape(-1)
             np.add.at(self.queries, owners[chunk], 1)
-            out[chunk] = is_adversarial(pred, self.y[owners[chunk]], self.cfg.targeted)
+            out[chunk] = is_adversarial(pred, self.y[owners[chunk]], self.targeted)
         return out
 
 
@@ -87,6 +98,7 @@ class _State:
     dist: np.ndarray  # its distance to x
     best: np.ndarray  # smallest-norm adversarial point so far
     best_dist: np.ndarray
+    norm: str
 
 
 def hopskipjump(
@@ -112,7 +124,8 @@ def hopskipjump(
     y are true labels (untargeted) or target classes (targeted). `x_init` optionally gives a
     starting adversarial point per row (checked with one query); otherwise up to
     `init_trials` random points (uniform noise alternating with box corners) are tried.
-    A sample stops early once its norm <= eps.
+    With `eps`, a sample stops as soon as a confirmed adversarial lies within eps; without
+    it, the attack minimizes the norm until `max_queries` or `max_iter` is spent.
     """
     norm = check_norm(norm)
     x, y, m = check_inputs(x, y, mask, clip)
@@ -123,9 +136,10 @@ def hopskipjump(
     cfg = _Config(
         norm, max_queries, init_evals, max_evals, eps, targeted, m, clip, theta, init_trials
     )
-    oracle = _Oracle(predict_fn, y, cfg)
+    oracle = LabelOracle(predict_fn, y, max_queries, targeted)
     n = len(x)
-    state = _State(x, np.zeros(n, bool), x.copy(), np.full(n, np.inf), x.copy(), np.full(n, np.inf))
+    inf = np.full(n, np.inf)
+    state = _State(x, np.zeros(n, bool), x.copy(), inf.copy(), x.copy(), inf.copy(), norm)
     gen = make_rng(rng)
     stopped = None
     try:
@@ -139,7 +153,7 @@ def hopskipjump(
 # -- stages ------------------------------------------------------------------------------
 def _initialize(
     state: _State,
-    oracle: _Oracle,
+    oracle: LabelOracle,
     cfg: _Config,
     gen: np.random.Generator,
     x_init: np.ndarray | None,
@@ -160,7 +174,7 @@ def _initialize(
         _try_start(state, oracle, start, _random_start(state.x[rows], trial, cfg, gen), rows)
     rows = np.flatnonzero(state.found)
     hi = _bisect(oracle, state.x[rows], start[rows], rows, cfg, _INIT_TOL)
-    _accept(state, rows, _between(state.x[rows], start[rows], hi, cfg.norm), cfg)
+    _accept(state, rows, _between(state.x[rows], start[rows], hi, cfg.norm))
 
 
 def _random_start(x: np.ndarray, trial: int, cfg: _Config, gen: np.random.Generator) -> np.ndarray:
@@ -178,17 +192,17 @@ def _random_start(x: np.ndarray, trial: int, cfg: _Config, gen: np.random.Genera
 
 
 def _try_start(
-    state: _State, oracle: _Oracle, start: np.ndarray, cand: np.ndarray, rows: np.ndarray
+    state: _State, oracle: LabelOracle, start: np.ndarray, cand: np.ndarray, rows: np.ndarray
 ) -> None:
     """Query candidate starting points and remember those that are adversarial."""
     hit = oracle.ask(cand, rows)
     start[rows[hit]] = cand[hit]
     state.found[rows[hit]] = True
-    _accept(state, rows[hit], cand[hit], oracle.cfg)  # kept even if the budget ends now
+    _accept(state, rows[hit], cand[hit])  # kept even if the budget ends now
 
 
 def _run(
-    state: _State, oracle: _Oracle, cfg: _Config, gen: np.random.Generator, max_iter: int
+    state: _State, oracle: LabelOracle, cfg: _Config, gen: np.random.Generator, max_iter: int
 ) -> None:
     """Main loop: gradient estimate, geometric step, binary search back to the boundary."""
     n = len(state.x)
@@ -205,9 +219,9 @@ def _run(
         if len(rows) == 0:
             return
         update = grad if cfg.norm == "2" else np.sign(grad)
-        moved = _geometric_step(state, oracle, rows, update, state.dist[rows] / math.sqrt(t))
+        moved = _geometric_step(state, oracle, cfg, rows, update, state.dist[rows] / math.sqrt(t))
         hi = _bisect(oracle, state.x[rows], moved, rows, cfg, cfg.theta)
-        _accept(state, rows, _between(state.x[rows], moved, hi, cfg.norm), cfg)
+        _accept(state, rows, _between(state.x[rows], moved, hi, cfg.norm))
 
 
 def _probe_radius(dist: np.ndarray, t: int, cfg: _Config) -> np.ndarray:
@@ -221,7 +235,7 @@ def _probe_radius(dist: np.ndarray, t: int, cfg: _Config) -> np.ndarray:
 
 def _estimate_gradient(
     state: _State,
-    oracle: _Oracle,
+    oracle: LabelOracle,
     cfg: _Config,
     gen: np.random.Generator,
     rows: np.ndarray,
@@ -247,7 +261,7 @@ def _estimate_gradient(
 
 def _gradient_group(
     state: _State,
-    oracle: _Oracle,
+    oracle: LabelOracle,
     cfg: _Config,
     gen: np.random.Generator,
     rows: np.ndarray,
@@ -264,20 +278,46 @@ def _gradient_group(
     u /= np.maximum(np.linalg.norm(u, axis=1, keepdims=True), 1e-12)
     probes = np.clip(centre + radius * u, *cfg.clip)
     u = (probes - centre) / radius
-    phi = np.where(oracle.ask(probes, owners), 1.0, -1.0)
+    adversarial = oracle.ask(probes, owners)
+    phi = np.where(adversarial, 1.0, -1.0)
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    _keep_best_probe(state, rows, counts, starts, probes, adversarial)
     mean_phi = np.add.reduceat(phi, starts) / counts
     centred = phi - np.repeat(np.where(np.abs(mean_phi) == 1.0, 0.0, mean_phi), counts)
     grad = np.add.reduceat(centred[:, None] * u, starts, axis=0) / counts[:, None]
     return np.asarray(grad / np.maximum(np.linalg.norm(grad, axis=1, keepdims=True), 1e-12))
 
 
+def _keep_best_probe(
+    state: _State,
+    rows: np.ndarray,
+    counts: np.ndarray,
+    starts: np.ndarray,
+    probes: np.ndarray,
+    adversarial: np.ndarray,
+) -> None:
+    """A random probe that came back adversarial is a confirmed adversarial point too: keep
+    the smallest one per sample when it beats the best (free; it can end a sample in eps
+    mode without another query)."""
+    segment = np.repeat(np.arange(len(rows)), counts)
+    dist = lp_norm(probes - state.x[rows][segment], state.norm)
+    dist = np.where(adversarial, dist, np.inf)
+    first = np.lexsort((dist, segment))[starts]
+    found = np.isfinite(dist[first])
+    _keep_best(state, rows[found], probes[first[found]], dist[first[found]])
+
+
 def _geometric_step(
-    state: _State, oracle: _Oracle, rows: np.ndarray, update: np.ndarray, size: np.ndarray
+    state: _State,
+    oracle: LabelOracle,
+    cfg: _Config,
+    rows: np.ndarray,
+    update: np.ndarray,
+    size: np.ndarray,
 ) -> np.ndarray:
     """Step from the boundary along `update`, halving the size until the point stays
     adversarial; a sample that runs out of budget or halvings stays where it was."""
-    clip = oracle.cfg.clip
+    clip = cfg.clip
     out: np.ndarray = state.boundary[rows].copy()
     pending = np.arange(len(rows))
     size = size.copy()
@@ -294,7 +334,7 @@ def _geometric_step(
 
 
 def _bisect(
-    oracle: _Oracle,
+    oracle: LabelOracle,
     x: np.ndarray,
     adv: np.ndarray,
     rows: np.ndarray,
@@ -304,11 +344,14 @@ def _bisect(
     """Batched binary search for the smallest adversarial position between x and adv.
 
     Returns hi in [0, 1] per row; `_between(x, adv, hi)` is adversarial (hi = 1 when the
-    budget ran out before any step).
+    budget ran out before any step). With cfg.eps a row stops once that point is within eps.
     """
     lo, hi = np.zeros(len(rows)), np.ones(len(rows))
+    full = lp_norm(adv - x, cfg.norm)  # the point at hi lies at distance hi * full
+    limit = -np.inf if cfg.eps is None else cfg.eps
     while True:
-        active = np.flatnonzero((hi - lo > tol) & (oracle.left(rows) > 0))
+        open_ = (hi - lo > tol) & (oracle.left(rows) > 0) & (hi * full > limit)
+        active = np.flatnonzero(open_)
         if len(active) == 0:
             return hi
         mid = (lo[active] + hi[active]) / 2.0
@@ -326,11 +369,16 @@ def _between(x: np.ndarray, adv: np.ndarray, alpha: np.ndarray, norm: str) -> np
     return np.asarray(np.clip(adv, x - radius, x + radius))
 
 
-def _accept(state: _State, rows: np.ndarray, points: np.ndarray, cfg: _Config) -> None:
+def _accept(state: _State, rows: np.ndarray, points: np.ndarray) -> None:
     """Make points the samples' boundary points and keep the smallest-norm ones as best."""
-    dist = lp_norm(points - state.x[rows], cfg.norm)
+    dist = lp_norm(points - state.x[rows], state.norm)
     state.boundary[rows] = points
     state.dist[rows] = dist
+    _keep_best(state, rows, points, dist)
+
+
+def _keep_best(state: _State, rows: np.ndarray, points: np.ndarray, dist: np.ndarray) -> None:
+    """Remember confirmed adversarial points that are smaller than each sample's best."""
     better = dist < state.best_dist[rows]
     state.best[rows[better]] = points[better]
     state.best_dist[rows[better]] = dist[better]

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import ClassVar
 
 import numpy as np
 
-from redwatch.attacks.base import lp_norm
+from redwatch.attacks.base import AttackResult, PredictFn, lp_norm
 from redwatch.attacks.hopskipjump import hopskipjump
+from redwatch.exceptions import QueryBudgetExceeded
 from redwatch.findings import Category, Finding
 from redwatch.probes.base import Probe, ProbeContext
 from redwatch.probes.evasion.common import (
     EvasionSetup,
+    SweepSpec,
     build_finding,
     curve_point,
     epsilons_for,
@@ -53,60 +55,86 @@ class HopSkipJumpProbe(Probe):
     def _attack(
         self, target: Target, ctx: ProbeContext, setup: EvasionSetup, norm: str
     ) -> Finding | None:
-        epsilons, reference = epsilons_for(setup, norm, ctx)
-        rows = np.flatnonzero(setup.correct)
-        if len(rows) == 0:
-            return None
+        epsilons, _ = epsilons_for(setup, norm, ctx)
         max_queries = int(ctx.params.get("max_queries", 1000))
-        queries0 = target.queries
 
-        def predict_fn(u: np.ndarray) -> np.ndarray:
-            return target.predict(setup.from_unit(u))
+        def attack(predict_fn: PredictFn, u: np.ndarray, y: np.ndarray) -> AttackResult:
+            return hopskipjump(
+                predict_fn,
+                u,
+                y,
+                x_init=starting_points(u, y),
+                norm=norm,
+                max_queries=max_queries,
+                eps=min(epsilons) * setup.norm_scale(norm),
+                mask=setup.mask,
+                rng=ctx.rng,
+            )
 
-        ctx.progress(0.0, f"HopSkipJump L{norm}")
-        u = setup.to_unit(setup.x[rows])
-        res = hopskipjump(
-            predict_fn,
-            u,
-            setup.y[rows],
-            x_init=starting_points(u, setup.y[rows]),
-            norm=norm,
-            max_queries=max_queries,
-            eps=min(epsilons) * setup.norm_scale(norm),
-            mask=setup.mask,
-            rng=ctx.rng,
-        )
-        x_adv, fooled = recheck(target, setup, res.x_adv, rows)
-        sizes = np.full(len(setup.x), np.inf)
-        delta = setup.to_unit(x_adv) - setup.to_unit(setup.x[rows])
-        scale = setup.norm_scale(norm)
-        sizes[rows] = np.where(fooled[rows], lp_norm(delta, norm) / scale, np.inf)
-        curve = [curve_point(eps, len(setup.x), setup.correct, sizes <= eps) for eps in epsilons]
-        record_headline(ctx, norm, curve, reference)
-        x_all = setup.x.copy()
-        x_all[rows] = x_adv
-        fooled_ref = sizes <= reference
-        finding = build_finding(
-            probe=self.name,
-            target=target,
-            setup=setup,
-            norm=norm,
-            curve=curve,
-            reference=reference,
-            x_adv=x_all,
-            fooled=fooled_ref,
-            references=self.references,
-            attack_label="HopSkipJump",
-            black_box=True,
-            metrics={
-                "queries": target.queries - queries0,
-                "max_queries_per_sample": max_queries,
-                "median_queries_per_sample": float(np.median(res.queries)),
-                "median_norm": median_norm(setup, x_all, fooled, norm),
-                "success_rate_any_size": float(fooled[rows].mean()),
-            },
-        )
-        return finding
+        spec = SweepSpec(self.name, self.references, "HopSkipJump", black_box=True, norm=norm)
+        return minimal_norm_finding(target, ctx, setup, spec, attack, max_queries)
+
+
+MinimalNormAttack = Callable[[PredictFn, np.ndarray, np.ndarray], AttackResult]
+
+
+def minimal_norm_finding(
+    target: Target,
+    ctx: ProbeContext,
+    setup: EvasionSetup,
+    spec: SweepSpec,
+    attack: MinimalNormAttack,
+    max_queries: int,
+) -> Finding | None:
+    """Run a minimal-norm attack once on the correctly classified rows and read the whole
+    robustness curve off the (feasible, re-checked) perturbation sizes."""
+    norm = spec.norm
+    epsilons, reference = epsilons_for(setup, norm, ctx)
+    rows = np.flatnonzero(setup.correct)
+    if len(rows) == 0:
+        return None
+    queries0 = target.queries
+
+    def predict_fn(u: np.ndarray) -> np.ndarray:
+        return target.predict(setup.from_unit(u))
+
+    ctx.progress(0.0, f"{spec.attack_label} L{norm}")
+    u = setup.to_unit(setup.x[rows])
+    try:
+        res = attack(predict_fn, u, setup.y[rows])
+    except QueryBudgetExceeded:  # spent before the attack could start
+        return None
+    x_adv, fooled = recheck(target, setup, res.x_adv, rows)
+    sizes = np.full(len(setup.x), np.inf)
+    delta = setup.to_unit(x_adv) - setup.to_unit(setup.x[rows])
+    scale = setup.norm_scale(norm)
+    sizes[rows] = np.where(fooled[rows], lp_norm(delta, norm) / scale, np.inf)
+    curve = [curve_point(eps, len(setup.x), setup.correct, sizes <= eps) for eps in epsilons]
+    record_headline(ctx, norm, curve, reference)
+    ctx.metrics[f"median_queries_per_sample_L{norm}"] = float(np.median(res.queries))
+    x_all = setup.x.copy()
+    x_all[rows] = x_adv
+    return build_finding(
+        probe=spec.probe,
+        target=target,
+        setup=setup,
+        norm=norm,
+        curve=curve,
+        reference=reference,
+        x_adv=x_all,
+        fooled=sizes <= reference,
+        references=spec.references,
+        attack_label=spec.attack_label,
+        black_box=spec.black_box,
+        metrics={
+            "queries": target.queries - queries0,
+            "max_queries_per_sample": max_queries,
+            "median_queries_per_sample": float(np.median(res.queries)),
+            "median_norm": median_norm(setup, x_all, fooled, norm),
+            "success_rate_any_size": float(fooled[rows].mean()),
+            "stopped": res.stopped,
+        },
+    )
 
 
 def starting_points(u: np.ndarray, y: np.ndarray) -> np.ndarray:
