@@ -14,6 +14,7 @@ import typer
 from redwatch.cli import (
     demo_cmd,
     findings_cmd,
+    harden_cmd,
     integrity_cmd,
     probes_cmd,
     report_cmd,
@@ -31,6 +32,7 @@ app = typer.Typer(
 app.command("scan")(scan_cmd.scan)
 app.command("report")(report_cmd.report)
 app.command("demo")(demo_cmd.demo)
+app.command("harden")(harden_cmd.harden)
 app.add_typer(probes_cmd.app, name="probes")
 app.add_typer(findings_cmd.app, name="findings")
 app.add_typer(integrity_cmd.app, name="integrity")

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from redwatch import __version__
+from redwatch.engine.commands import fill_commands
 from redwatch.engine.diff import diff_findings
 from redwatch.engine.evidence import remove_evidence, save_evidence
 from redwatch.engine.planner import Plan, PlannedProbe
@@ -79,6 +80,7 @@ class CampaignRunner:
             runs = self.executor.run(
                 self._job(target, data, planned, findings) for planned in plan.probes
             )
+            fill_commands(findings, data.config)
             result = self._result(
                 campaign_id, target, kind, data, started, runs + plan.skipped, findings
             )

@@ -126,6 +126,10 @@ def evasion_mitigations(black_box: bool) -> list[Mitigation]:
             "Adversarially train the model",
             "Retrain on adversarial examples crafted at the reference epsilon (PGD/TRADES); "
             "rerun this campaign to verify the new model holds.",
+            {
+                "command": "redwatch harden {model} --data {data}{label_option} "
+                "--out {model_stem}-hardened"
+            },
         ),
         Mitigation(
             "guard_rule",
@@ -168,6 +172,39 @@ def _units(setup: EvasionSetup, norm: str) -> str:
     return "as a fraction of each feature's range"
 
 
+def cheapest_evasion(
+    setup: EvasionSetup, x_adv: np.ndarray, fooled: np.ndarray
+) -> dict[str, Any] | None:
+    """The fooled row whose change costs least (InputSpec.change_cost), with the features
+    that changed in the user's own units; None when nothing was fooled."""
+    rows = np.flatnonzero(fooled)
+    if len(rows) == 0:
+        return None
+    spec = setup.spec
+    costs = spec.change_cost(x_adv[rows], setup.x[rows])
+    best = int(rows[int(np.argmin(costs))])
+    before, after = setup.x[best], x_adv[best]
+    moved = np.flatnonzero(np.abs(after - before) > 1e-9 * spec.scale)
+    return {
+        "row": best,
+        "cost": float(costs.min()),
+        "cost_units": spec.cost_units,
+        "changes": {
+            spec.feature_names[i]: {"from": float(before[i]), "to": float(after[i])} for i in moved
+        },
+    }
+
+
+def cheapest_sentence(cheapest: dict[str, Any], limit: int = 6) -> str:
+    """One sentence for a finding: "Cheapest feasible evasion: amount 120 → 95.5, …"."""
+    changes = [f"{name} {c['from']:g} → {c['to']:g}" for name, c in cheapest["changes"].items()]
+    more = f" and {len(changes) - limit} more" if len(changes) > limit else ""
+    return (
+        f"Cheapest feasible evasion: {', '.join(changes[:limit])}{more} "
+        f"(cost {cheapest['cost']:.4g}, {cheapest['cost_units']})."
+    )
+
+
 def build_finding(
     *,
     probe: str,
@@ -200,6 +237,9 @@ def build_finding(
         "samples": len(setup.x),
         **metrics,
     }
+    cheapest = cheapest_evasion(setup, x_adv, fooled) if setup.kind == "tabular" else None
+    if cheapest is not None:
+        metrics["cheapest_evasion"] = cheapest
     evidence = Evidence(
         kind="adversarial_examples",
         description=f"{len(rows)} inputs the model misclassifies after a small "
@@ -219,6 +259,7 @@ def build_finding(
             f"the {attack_label} attack turned "
             f"{ref_point['success_rate']:.1%} of correctly classified inputs into errors; "
             f"accuracy fell from {clean_acc:.1%} to {ref_point['accuracy']:.1%}."
+            + (f" {cheapest_sentence(cheapest)}" if cheapest is not None else "")
         ),
         metrics=metrics,
         evidence=[evidence],
@@ -249,12 +290,14 @@ def recheck(
     """Make attack output feasible and confirm on the model which rows are still fooled.
 
     Returns (x_adv for `rows`, fooled mask over all setup rows). A budget that runs out here
-    counts the rows as not fooled: only confirmed evasions are reported.
+    counts the rows as not fooled, and so does a row that is still infeasible: only
+    confirmed, feasible evasions are reported.
     """
     x_adv = setup.feasible(u_adv, rows)
     fooled = np.zeros(len(setup.x), dtype=bool)
     with contextlib.suppress(QueryBudgetExceeded):
         fooled[rows] = target.predict(x_adv) != setup.y[rows]
+    fooled[rows] &= setup.spec.feasible(x_adv)  # only feasible evasions are ever reported
     return x_adv, fooled
 
 
