@@ -45,9 +45,12 @@ pytest:
 bench: install-all
 	$(BIN)/python bench/bench_hopskipjump.py
 	$(BIN)/python bench/bench_pgd.py
+	$(BIN)/python bench/bench_apgd.py
 	$(BIN)/python bench/bench_square.py
+	$(BIN)/python bench/bench_signopt.py
 	$(BIN)/python bench/bench_demo.py
 	$(BIN)/python bench/bench_integrity.py
+	$(BIN)/python bench/bench_harden.py
 	$(BIN)/python bench/table.py
 
 clean:

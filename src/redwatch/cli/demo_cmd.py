@@ -141,8 +141,12 @@ def _params(samples: int) -> dict[str, dict[str, object]]:
     """Demo-sized budgets: every probe runs, the whole demo stays within a few minutes."""
     return {
         "evasion.pgd": {"samples": samples, "steps": 20},
+        "evasion.apgd": {"samples": samples, "steps": 20},
         "evasion.square": {"samples": samples, "max_queries": 300},
         "evasion.hopskipjump": {"samples": max(5, samples // 2), "max_queries": 600},
+        "evasion.signopt": {"samples": max(5, samples // 2), "max_queries": 600},
+        "evasion.uap": {"samples": samples * 4},
+        "evasion.patch": {"samples": samples * 2, "steps": 100},
         "evasion.noise": {"samples": samples * 2},
         "evasion.sensitivity": {"samples": samples * 2},
     }

@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from redwatch.attacks.losses import check_loss
 from redwatch.exceptions import DataError, ProbeError, QueryBudgetExceeded
 from redwatch.targets.capabilities import Capabilities
 from redwatch.targets.spec import InputSpec
@@ -29,6 +30,7 @@ class Target(ABC):
     feature_names: tuple[str, ...] | None = None  # names the model was fitted with, if known
     n_features: int | None = None  # columns the model expects, if known
     query_budget: int | None = None
+    gradient_losses: tuple[str, ...] = ("ce",)  # losses loss_value_and_gradient supports
 
     queries: int = 0
     _limit: int | None = None
@@ -98,6 +100,26 @@ class Target(ABC):
         self._spend(len(x))
         return np.asarray(self._loss_gradient(x, np.asarray(y, dtype=np.int64)), np.float64)
 
+    def loss_value_and_gradient(
+        self, x: np.ndarray, y: np.ndarray, loss: str = "ce", y_target: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per-row loss values (n,) and input gradients (n, d) of "ce" or "dlr"; with y_target,
+        the targeted loss (descended by the attacker; see redwatch.attacks.losses). One query
+        per row. Needs `gradients`; a loss outside `gradient_losses` raises ProbeError."""
+        if not self.capabilities.gradients:
+            raise ProbeError(f"target {self.name} does not expose gradients")
+        loss = check_loss(loss)
+        if loss not in self.gradient_losses:
+            raise ProbeError(f"target {self.name} has no {loss.upper()} loss gradients")
+        x = self._checked(x)
+        y = np.asarray(y, dtype=np.int64).reshape(-1)
+        t = None if y_target is None else np.asarray(y_target, dtype=np.int64).reshape(-1)
+        if len(y) != len(x) or (t is not None and len(t) != len(x)):
+            raise ProbeError(f"{len(x)} inputs need as many labels (and targets)")
+        self._spend(len(x))
+        values, grads = self._loss_value_and_gradient(x, y, loss, t)
+        return np.asarray(values, np.float64), np.asarray(grads, np.float64)
+
     def encode_labels(self, y: np.ndarray) -> np.ndarray:
         """Map the user's label values onto class indices 0..K-1; DataError if one is unknown."""
         y = np.asarray(y)
@@ -143,3 +165,13 @@ class Target(ABC):
 
     def _loss_gradient(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         raise ProbeError(f"target {self.name} does not expose gradients")
+
+    def _loss_value_and_gradient(
+        self, x: np.ndarray, y: np.ndarray, loss: str, y_target: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """CE only: the gradient from `_loss_gradient`, the value from `_predict_proba`."""
+        labels = y if y_target is None else y_target
+        grad = self._loss_gradient(x, labels)
+        proba = np.asarray(self._predict_proba(x), dtype=np.float64)
+        values = -np.log(np.clip(proba[np.arange(len(x)), labels], 1e-300, None))
+        return values, grad

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from redwatch.exceptions import TargetError, UsageError
+from redwatch.attacks.losses import dlr_min_classes
+from redwatch.exceptions import ProbeError, TargetError, UsageError
 from redwatch.targets.base import Target
 from redwatch.targets.capabilities import Capabilities
 
@@ -22,6 +23,8 @@ _OUTPUTS = ("logits", "probabilities")
 
 class TorchTarget(Target):
     """A torch classifier returning logits (default) or probabilities per row."""
+
+    gradient_losses: tuple[str, ...] = ("ce", "dlr")
 
     def __init__(
         self,
@@ -109,6 +112,28 @@ class TorchTarget(Target):
             grads.append(grad.reshape(len(t), -1).double().cpu().numpy())
         return np.concatenate(grads) if grads else np.zeros_like(x)
 
+    def _loss_value_and_gradient(
+        self, x: np.ndarray, y: np.ndarray, loss: str, y_target: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per-row CE or DLR values and input gradients: one forward and backward per batch."""
+        values, grads = [], []
+        for i in self._batches(len(x)):
+            rows = slice(i, i + self.batch_size)
+            t = self._tensor(x[rows]).requires_grad_(True)
+            out = self._forward(t)
+            # DLR is shift-invariant: log-probabilities serve as logits for probability outputs
+            logits = out if self.outputs == "logits" else self._log_probs(out)
+            yt = None if y_target is None else torch.as_tensor(y_target[rows], dtype=torch.long)
+            per_row = _torch_loss(
+                logits, self._log_probs(out), torch.as_tensor(y[rows], dtype=torch.long), loss, yt
+            )
+            (grad,) = torch.autograd.grad(per_row.sum(), t)
+            values.append(per_row.detach().double().cpu().numpy())
+            grads.append(grad.reshape(len(t), -1).double().cpu().numpy())
+        if not grads:
+            return np.zeros(0), np.zeros_like(x)
+        return np.concatenate(values), np.concatenate(grads)
+
     def ensure_n_classes(self) -> int:
         """Number of classes, running one forward pass on zeros if it is not known yet."""
         if self.capabilities.n_classes is None:
@@ -118,3 +143,27 @@ class TorchTarget(Target):
                 self._forward(torch.zeros((1, *self.input_shape)))
         assert self.capabilities.n_classes is not None
         return self.capabilities.n_classes
+
+
+def _torch_loss(
+    logits: torch.Tensor,
+    logp: torch.Tensor,
+    y: torch.Tensor,
+    loss: str,
+    y_target: torch.Tensor | None,
+) -> torch.Tensor:
+    """Per-row CE or DLR, with the sign convention of redwatch.attacks.losses."""
+    if loss == "ce":
+        labels = y if y_target is None else y_target
+        return -logp.gather(1, labels[:, None])[:, 0]
+    k = int(logits.shape[1])
+    if k < dlr_min_classes(y_target is not None):
+        need = dlr_min_classes(y_target is not None)
+        raise ProbeError(f"the DLR loss needs at least {need} classes, got {k}")
+    top = logits.sort(dim=1, descending=True).values
+    z_y = logits.gather(1, y[:, None])[:, 0]
+    if y_target is not None:
+        z_t = logits.gather(1, y_target[:, None])[:, 0]
+        return (z_y - z_t) / (top[:, 0] - 0.5 * (top[:, 2] + top[:, 3]) + 1e-12)
+    others = logits.scatter(1, y[:, None], float("-inf"))
+    return -(z_y - others.max(dim=1).values) / (top[:, 0] - top[:, 2] + 1e-12)

@@ -11,6 +11,7 @@ from redwatch.attacks.base import AttackResult
 from redwatch.attacks.pgd import pgd
 from redwatch.findings import Category, Finding
 from redwatch.probes.base import Probe, ProbeContext
+from redwatch.probes.evasion.apgd import flag, most_likely_wrong
 from redwatch.probes.evasion.common import SweepSpec, prepare, sweep
 from redwatch.targets.base import Target
 
@@ -24,6 +25,7 @@ class PGDProbe(Probe):
     references: ClassVar[tuple[str, ...]] = ("AML.T0015", "AML.T0043.000", "OWASP-ML01")
     cost: ClassVar[int] = 2
     description: ClassVar[str] = "White-box PGD evasion (L∞ and L2) using input gradients"
+    # params: steps (40), restarts (1), norms, epsilons, targeted (false)
 
     def run(self, target: Target, ctx: ProbeContext) -> Iterable[Finding]:
         """Sweep the epsilons once per norm (default L∞ and L2)."""
@@ -31,6 +33,9 @@ class PGDProbe(Probe):
         scale = setup.spec.scale
         steps = int(ctx.params.get("steps", 40))
         restarts = int(ctx.params.get("restarts", 1))
+        # targeted: push each row towards the wrong class the model already scores highest
+        targeted = flag(ctx.params.get("targeted", False))
+        goals = most_likely_wrong(target, setup)[setup.correct] if targeted else None
 
         def grad_fn(u: np.ndarray, y: np.ndarray) -> np.ndarray:
             # chain rule: the attack moves in the unit box, the model sees feature units
@@ -48,11 +53,12 @@ class PGDProbe(Probe):
                     grad_fn,
                     predict_fn,
                     u0,
-                    y,
+                    y if goals is None else goals,
                     eps=eps,
                     norm=norm,
                     steps=steps,
                     restarts=restarts,
+                    targeted=goals is not None,
                     mask=setup.mask,
                     rng=ctx.rng,
                 )
@@ -61,5 +67,6 @@ class PGDProbe(Probe):
             finding = sweep(target, ctx, setup, spec, attack)
             if finding is not None:
                 finding.metrics["steps"] = steps
+                finding.metrics["targeted"] = targeted
                 findings.append(finding)
         return findings
