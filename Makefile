@@ -48,6 +48,7 @@ bench: install-all
 	$(BIN)/python bench/bench_apgd.py
 	$(BIN)/python bench/bench_square.py
 	$(BIN)/python bench/bench_signopt.py
+	$(BIN)/python bench/bench_trees.py
 	$(BIN)/python bench/bench_demo.py
 	$(BIN)/python bench/bench_integrity.py
 	$(BIN)/python bench/bench_harden.py

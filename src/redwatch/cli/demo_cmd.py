@@ -146,6 +146,8 @@ def _params(samples: int) -> dict[str, dict[str, object]]:
         "evasion.hopskipjump": {"samples": max(5, samples // 2), "max_queries": 600},
         "evasion.signopt": {"samples": max(5, samples // 2), "max_queries": 600},
         "evasion.uap": {"samples": samples * 4},
+        "evasion.tree_exact": {"samples": max(5, samples // 4)},
+        "evasion.tree_walk": {"samples": samples * 2},
         "evasion.patch": {"samples": samples * 2, "steps": 100},
         "evasion.noise": {"samples": samples * 2},
         "evasion.sensitivity": {"samples": samples * 2},

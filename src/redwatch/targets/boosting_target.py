@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from redwatch.exceptions import TargetError
+from redwatch.attacks.trees.ensemble import TreeEnsemble, extract
+from redwatch.exceptions import ProbeError, TargetError
 from redwatch.targets.base import Target
 from redwatch.targets.capabilities import Capabilities
 
@@ -29,8 +30,12 @@ class XGBoostBoosterTarget(Target):
             raise TargetError(
                 f"xgboost objective {self.objective!r} is not a classification objective"
             )
+        self._trees = extract(booster)
         self.capabilities = Capabilities(
-            labels=True, scores=self.objective in _XGB_SCORES, n_classes=n_classes
+            labels=True,
+            scores=self.objective in _XGB_SCORES,
+            trees=self._trees is not None,
+            n_classes=n_classes,
         )
         names = booster.feature_names
         self.feature_names = None if not names else tuple(names)
@@ -49,10 +54,21 @@ class XGBoostBoosterTarget(Target):
             return np.column_stack([1.0 - raw, raw])
         return raw.reshape(len(x), -1)
 
+    def tree_ensemble(self) -> TreeEnsemble:
+        """The booster's trees as a TreeEnsemble (needs the `trees` capability)."""
+        return _tree_ensemble(self, self._trees)
+
     def _predict_labels(self, x: np.ndarray) -> np.ndarray:
         if self.capabilities.scores:
             return self._predict_proba(x).argmax(axis=1)
         return self._raw(x).astype(np.int64)
+
+
+def _tree_ensemble(target: Target, trees: TreeEnsemble | None) -> TreeEnsemble:
+    """The booster's trees (needs the `trees` capability)."""
+    if trees is None:
+        raise ProbeError(f"target {target.name} is not a supported tree ensemble")
+    return trees
 
 
 def _xgb_objective(booster: Any) -> tuple[str, int]:
@@ -70,8 +86,15 @@ class LightGBMBoosterTarget(Target):
         self.booster = booster
         self.name = name
         self.objective, n_classes = _lgb_objective(booster)
-        self.capabilities = Capabilities(labels=True, scores=True, n_classes=n_classes)
+        self._trees = extract(booster)
+        self.capabilities = Capabilities(
+            labels=True, scores=True, trees=self._trees is not None, n_classes=n_classes
+        )
         self.n_features = int(booster.num_feature())
+
+    def tree_ensemble(self) -> TreeEnsemble:
+        """The booster's trees as a TreeEnsemble (needs the `trees` capability)."""
+        return _tree_ensemble(self, self._trees)
 
     def _predict_proba(self, x: np.ndarray) -> np.ndarray:
         raw = np.asarray(self.booster.predict(x), dtype=np.float64)

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from redwatch.attacks.losses import logit_loss
+from redwatch.attacks.trees.ensemble import TreeEnsemble, extract
 from redwatch.exceptions import ProbeError, TargetError
 from redwatch.targets.base import Target
 from redwatch.targets.capabilities import Capabilities
@@ -32,6 +34,8 @@ class _Affine:
 class SklearnTarget(Target):
     """Any scikit-learn API classifier; gradients for (scaled) logistic regression."""
 
+    gradient_losses: tuple[str, ...] = ("ce", "dlr")
+
     def __init__(self, estimator: Any, name: str = "model") -> None:
         if not hasattr(estimator, "predict"):
             raise TargetError(f"object of type {type(estimator).__name__} has no predict()")
@@ -43,12 +47,20 @@ class SklearnTarget(Target):
         self.feature_names = None if names is None else tuple(str(n) for n in names)
         n_in = getattr(estimator, "n_features_in_", None)
         self.n_features = None if n_in is None else int(n_in)
+        self._trees = extract(estimator)
         self.capabilities = Capabilities(
             labels=True,
             scores=hasattr(estimator, "predict_proba"),
             gradients=_linear_chain(estimator) is not None,
+            trees=self._trees is not None,
             n_classes=None if self.classes is None else len(self.classes),
         )
+
+    def tree_ensemble(self) -> TreeEnsemble:
+        """The model's trees as a TreeEnsemble (needs the `trees` capability)."""
+        if self._trees is None:
+            raise ProbeError(f"target {self.name} is not a supported tree ensemble")
+        return self._trees
 
     def _predict_proba(self, x: np.ndarray) -> np.ndarray:
         with _unnamed_ok():
@@ -65,19 +77,68 @@ class SklearnTarget(Target):
         return self.encode_labels(raw)
 
     def _loss_gradient(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        affines, model = self._chain()
+        z, pre = _through(affines, x)
+        return _back(affines, pre, _logistic_gradient(model, z, y))
+
+    def _loss_value_and_gradient(
+        self, x: np.ndarray, y: np.ndarray, loss: str, y_target: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """CE or DLR on the model's log-probabilities (logits up to a per-row shift)."""
+        affines, model = self._chain()
+        z, pre = _through(affines, x)
+        u, du_back = _logit_view(model, z)
+        values, grad_u = logit_loss(u, y, loss, y_target)
+        return values, _back(affines, pre, du_back(grad_u))
+
+    def _chain(self) -> tuple[list[_Affine], Any]:
         chain = _linear_chain(self.estimator)
         if chain is None:
             raise ProbeError(f"target {self.name} does not expose gradients")
-        affines, model = chain
-        z = x
-        for step in affines:
-            z = z * step.scale + step.shift
-        grad = _logistic_gradient(model, z, y)
-        for step in reversed(affines):
-            if step.clip is not None:
-                grad = grad * ((z >= step.clip[0]) & (z <= step.clip[1]))
-            grad = grad * step.scale
-        return grad
+        return chain
+
+
+def _through(affines: list[_Affine], x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Apply the scalers; returns the final z and each scaler's pre-clip output."""
+    z, pre = x, []
+    for step in affines:
+        z = z * step.scale + step.shift
+        pre.append(z)
+        if step.clip is not None:
+            z = np.clip(z, *step.clip)
+    return z, pre
+
+
+def _back(affines: list[_Affine], pre: list[np.ndarray], grad: np.ndarray) -> np.ndarray:
+    """Chain a gradient w.r.t. the final z back to the raw input (zero where a scaler clips)."""
+    for step, z in zip(reversed(affines), reversed(pre), strict=True):
+        if step.clip is not None:
+            grad = grad * ((z >= step.clip[0]) & (z <= step.clip[1]))
+        grad = grad * step.scale
+    return grad
+
+
+def _logit_view(model: Any, z: np.ndarray) -> tuple[np.ndarray, Any]:
+    """Logits u with softmax(u) == predict_proba, and the map from dL/du back to dL/dz."""
+    w = np.asarray(model.coef_, dtype=np.float64)
+    b = np.asarray(model.intercept_, dtype=np.float64)
+    raw = z @ w.T + b
+    if w.shape[0] == 1:  # binary: proba = [1 - σ(l), σ(l)] = softmax([0, l])
+        u = np.column_stack([np.zeros(len(z)), raw[:, 0]])
+        return u, lambda g: g[:, 1:2] * w[0]
+    if not _is_ovr(model):
+        return raw, lambda g: g @ w
+    # one-vs-rest: p_k = s_k / Σ s_j, u = log p; du_k/dl_j = δ_kj (1 - s_j) - s_j (1 - s_j) / Σ s
+    log_s = -np.logaddexp(0.0, -raw)
+    s, one_minus = np.exp(log_s), np.exp(-np.logaddexp(0.0, raw))
+    total = s.sum(axis=1, keepdims=True)
+    u = log_s - np.log(total)
+
+    def back(g: np.ndarray) -> np.ndarray:
+        dl = g * one_minus - g.sum(axis=1, keepdims=True) * s * one_minus / total
+        return np.asarray(dl @ w)
+
+    return u, back
 
 
 def _linear_chain(estimator: Any) -> tuple[list[_Affine], Any] | None:

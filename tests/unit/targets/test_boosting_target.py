@@ -40,7 +40,7 @@ def test_xgboost_softmax_is_labels_only_and_regression_is_refused() -> None:
     params = {"objective": "multi:softmax", "num_class": 3, "seed": 0, "nthread": 1}
     booster = xgboost.train(params, xgboost.DMatrix(IRIS_X, label=IRIS_Y), num_boost_round=5)
     target = XGBoostBoosterTarget(booster)
-    assert target.capabilities.names == {"labels"}
+    assert target.capabilities.names == {"labels", "trees"}
     assert (target.predict(IRIS_X) == IRIS_Y).mean() > 0.9
     reg = xgboost.train({"nthread": 1}, xgboost.DMatrix(IRIS_X, label=IRIS_Y), 2)
     with pytest.raises(TargetError, match="not a classification objective"):
@@ -68,5 +68,5 @@ def test_sklearn_wrappers_go_through_sklearn_target() -> None:
     ):
         target = from_object(model.fit(IRIS_X, IRIS_Y), name="m")
         assert isinstance(target, SklearnTarget)
-        assert target.capabilities.names == {"labels", "scores"}
+        assert target.capabilities.names == {"labels", "scores", "trees"}
         assert (target.predict(IRIS_X) == IRIS_Y).mean() > 0.9

@@ -80,7 +80,7 @@ def test_labels_only_models_and_non_linear_models() -> None:
     with pytest.raises(ProbeError, match="labels only"):
         svc.predict_proba(IRIS_X[:2])
     tree = SklearnTarget(DecisionTreeClassifier(random_state=0).fit(IRIS_X, IRIS_Y + 10))
-    assert tree.capabilities.names == {"labels", "scores"}
+    assert tree.capabilities.names == {"labels", "scores", "trees"}
     assert (tree.predict(IRIS_X) == IRIS_Y).mean() > 0.95
     with pytest.raises(ProbeError, match="gradients"):
         tree.loss_gradient(IRIS_X[:2], IRIS_Y[:2])
