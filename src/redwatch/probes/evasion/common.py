@@ -301,11 +301,23 @@ def recheck(
     return x_adv, fooled
 
 
+def _reserving(target: Target, n: int) -> contextlib.AbstractContextManager[None]:
+    """Cap an attack so that n queries stay available to confirm its examples."""
+    left = target.remaining
+    return target.limit(None if left is None else max(0, left - n))
+
+
 def sweep(
     target: Target, ctx: ProbeContext, setup: EvasionSetup, spec: SweepSpec, attack: AttackFn
 ) -> Finding | None:
     """Run a fixed-epsilon attack at every epsilon on the correctly classified rows and build
-    the finding from the robustness curve. Stops at the time budget or a spent query budget."""
+    the finding from the robustness curve. Stops at the time budget or a spent query budget.
+
+    The reference epsilon runs first, so a tight budget still measures the number that sets
+    the severity; each attack leaves enough queries to confirm its examples on the model, so
+    a spent budget never turns found evasions into "not fooled". A point measured by an
+    attack the budget cut short is a lower bound and is flagged in ctx.metrics.
+    """
     epsilons, reference = epsilons_for(setup, spec.norm, ctx)
     rows = np.flatnonzero(setup.correct)
     u0 = setup.to_unit(setup.x[rows])
@@ -313,12 +325,13 @@ def sweep(
     fooled_ref = np.zeros(len(setup.x), dtype=bool)
     curve: list[dict[str, float]] = []
     queries0 = target.queries
-    for i, eps in enumerate(epsilons):
+    for i, eps in enumerate([reference, *(e for e in epsilons if e != reference)]):
         if ctx.out_of_time() or len(rows) == 0:
             break
         ctx.progress(i / len(epsilons), f"{spec.attack_label} L{spec.norm} ε={eps:g}")
         try:
-            result = attack(u0, setup.y[rows], eps * setup.norm_scale(spec.norm))
+            with _reserving(target, len(rows)):
+                result = attack(u0, setup.y[rows], eps * setup.norm_scale(spec.norm))
         except QueryBudgetExceeded:
             break
         x_adv, fooled = recheck(target, setup, result.x_adv, rows)
@@ -326,7 +339,9 @@ def sweep(
         if eps == reference:
             fooled_ref, x_best[rows] = fooled, x_adv
         if result.stopped == "budget":
+            ctx.metrics[f"budget_cut_at_epsilon_L{spec.norm}"] = eps
             break
+    curve.sort(key=lambda p: p["epsilon"])
     record_headline(ctx, spec.norm, curve, reference)
     if not any(p["epsilon"] == reference for p in curve):
         return None
