@@ -32,6 +32,18 @@ def test_demo_then_scan_its_files_then_open_the_report(cli, tmp_path: Path) -> N
         assert (tmp_path / "demo" / case / "report.html").exists()
     assert "redwatch demo" in run.stdout  # the summary table
 
+    # the planner picks the new attacks by itself: trees for the GBM, universal and patch
+    # attacks and APGD for the CNN
+    expected = {
+        "demo-credit-gbm": {"evasion.tree_exact", "evasion.tree_walk", "evasion.hopskipjump"},
+        "demo-digits-logreg": {"evasion.apgd", "evasion.signopt", "evasion.uap"},
+        "demo-mnist-cnn": {"evasion.apgd", "evasion.uap", "evasion.patch", "evasion.signopt"},
+    }
+    for case, probes in expected.items():
+        doc = json.loads((tmp_path / "demo" / case / "report.json").read_text(encoding="utf-8"))
+        ran = {p["probe"] for p in doc["probes"] if p["status"] in ("ok", "budget")}
+        assert probes <= ran, (case, probes - ran)
+
     listed = json.loads(cli("findings", "list", "--json").stdout)
     assert {f["target"] for f in listed} <= set(CASES)
     assert len({f["target"] for f in listed}) >= 2

@@ -22,6 +22,7 @@ import numpy as np
 from redwatch.attacks.base import (
     AttackResult,
     PredictFn,
+    batched_restarts,
     check_inputs,
     check_norm,
     finish,
@@ -31,7 +32,7 @@ from redwatch.attacks.base import (
     random_in_ball,
 )
 from redwatch.attacks.losses import check_loss
-from redwatch.exceptions import ProbeError, QueryBudgetExceeded
+from redwatch.exceptions import ProbeError
 
 ValueGradFn = Callable[
     [np.ndarray, np.ndarray, str, np.ndarray | None], tuple[np.ndarray, np.ndarray]
@@ -149,17 +150,9 @@ def apgd(
     )
     n = len(x)
     state = _State(x, y, goal, yt, x.copy(), np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64))
-    stopped = None
-    try:
-        for start in range(0, n, batch_size):
-            batch = np.arange(start, min(n, start + batch_size))
-            for _ in range(restarts):
-                todo = batch[~state.success[batch]]
-                if len(todo) == 0:
-                    break
-                _one_start(setup, state, todo)
-    except QueryBudgetExceeded:
-        stopped = "budget"
+    stopped = batched_restarts(
+        n, batch_size, restarts, state.success, lambda rows: _one_start(setup, state, rows)
+    )
     return finish(x, state.x_adv, state.success, state.queries, norm, stopped)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from redwatch.exceptions import ProbeError
+from redwatch.exceptions import ProbeError, QueryBudgetExceeded
 
 NORMS = ("inf", "2")
 
@@ -121,6 +121,27 @@ def random_in_ball(
     return out
 
 
+def random_start(
+    x: np.ndarray,
+    trial: int,
+    mask: np.ndarray,
+    clip: tuple[float, float],
+    gen: np.random.Generator,
+) -> np.ndarray:
+    """Candidate starting points for decision-based attacks: uniform noise on the mutable
+    features on even trials, random box corners on odd ones. Corners reach far in every
+    direction and find adversarial regions that uniform noise misses when few features may
+    change."""
+    cand = x.copy()
+    shape = (len(x), int(mask.sum()))
+    lo, hi = clip
+    if trial % 2 == 0:
+        cand[:, mask] = gen.uniform(lo, hi, size=shape)
+    else:
+        cand[:, mask] = np.where(gen.random(shape) < 0.5, lo, hi)
+    return cand
+
+
 def is_adversarial(pred: np.ndarray, y: np.ndarray, targeted: bool) -> np.ndarray:
     """Success criterion: the label changed (untargeted) or equals the target (targeted)."""
     return np.asarray(pred == y) if targeted else np.asarray(pred != y)
@@ -138,6 +159,29 @@ def margin_loss(proba: np.ndarray, y: np.ndarray, targeted: bool) -> np.ndarray:
     other[rows, y] = -np.inf
     best_other = other.max(axis=1)
     return np.asarray(best_other - own if targeted else own - best_other, dtype=np.float64)
+
+
+def batched_restarts(
+    n: int,
+    batch_size: int,
+    restarts: int,
+    success: np.ndarray,
+    one_start: Callable[[np.ndarray], None],
+) -> str | None:
+    """Call one_start(rows) on batches of rows, restarting only rows not fooled yet (it sets
+    `success` in place). Returns "budget" when QueryBudgetExceeded ended the run: what was
+    found before stays in the caller's state."""
+    try:
+        for start in range(0, n, batch_size):
+            batch = np.arange(start, min(n, start + batch_size))
+            for _ in range(restarts):
+                todo = batch[~success[batch]]
+                if len(todo) == 0:
+                    break
+                one_start(todo)
+    except QueryBudgetExceeded:
+        return "budget"
+    return None
 
 
 def make_rng(rng: np.random.Generator | None) -> np.random.Generator:

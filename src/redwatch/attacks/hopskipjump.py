@@ -33,6 +33,7 @@ from redwatch.attacks.base import (
     is_adversarial,
     lp_norm,
     make_rng,
+    random_start,
 )
 from redwatch.exceptions import ProbeError, QueryBudgetExceeded
 
@@ -171,24 +172,11 @@ def _initialize(
         rows = np.flatnonzero(~state.found & (oracle.left(np.arange(n)) > 0))
         if len(rows) == 0:
             break
-        _try_start(state, oracle, start, _random_start(state.x[rows], trial, cfg, gen), rows)
+        cand = random_start(state.x[rows], trial, cfg.mask, cfg.clip, gen)
+        _try_start(state, oracle, start, cand, rows)
     rows = np.flatnonzero(state.found)
     hi = _bisect(oracle, state.x[rows], start[rows], rows, cfg, _INIT_TOL)
     _accept(state, rows, _between(state.x[rows], start[rows], hi, cfg.norm))
-
-
-def _random_start(x: np.ndarray, trial: int, cfg: _Config, gen: np.random.Generator) -> np.ndarray:
-    """Uniform noise on the mutable features, alternating with random box corners: corners
-    reach far in every direction and find adversarial regions that uniform noise misses
-    when few features may change."""
-    cand = x.copy()
-    shape = (len(x), int(cfg.mask.sum()))
-    lo, hi = cfg.clip
-    if trial % 2 == 0:
-        cand[:, cfg.mask] = gen.uniform(lo, hi, size=shape)
-    else:
-        cand[:, cfg.mask] = np.where(gen.random(shape) < 0.5, lo, hi)
-    return cand
 
 
 def _try_start(

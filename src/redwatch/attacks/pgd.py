@@ -16,6 +16,7 @@ from redwatch.attacks.base import (
     AttackResult,
     GradFn,
     PredictFn,
+    batched_restarts,
     check_inputs,
     check_norm,
     finish,
@@ -24,7 +25,7 @@ from redwatch.attacks.base import (
     project,
     random_in_ball,
 )
-from redwatch.exceptions import ProbeError, QueryBudgetExceeded
+from redwatch.exceptions import ProbeError
 
 
 @dataclass
@@ -90,17 +91,9 @@ def pgd(
     )
     n = len(x)
     state = _State(x, y, x.copy(), np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64))
-    stopped = None
-    try:
-        for start in range(0, n, batch_size):
-            batch = np.arange(start, min(n, start + batch_size))
-            for _ in range(restarts):
-                todo = batch[~state.success[batch]]
-                if len(todo) == 0:
-                    break
-                _one_start(setup, state, todo)
-    except QueryBudgetExceeded:
-        stopped = "budget"
+    stopped = batched_restarts(
+        n, batch_size, restarts, state.success, lambda rows: _one_start(setup, state, rows)
+    )
     return finish(x, state.x_adv, state.success, state.queries, norm, stopped)
 
 

@@ -34,6 +34,7 @@ from redwatch.attacks.base import (
     finish,
     lp_norm,
     make_rng,
+    random_start,
 )
 from redwatch.attacks.hopskipjump import LabelOracle
 from redwatch.exceptions import ProbeError, QueryBudgetExceeded
@@ -195,19 +196,8 @@ def _initialize(
             rows = rows[state.best_dist[rows] > cfg.eps]
         if len(rows) == 0:
             return
-        _try_direction(state, oracle, cfg, rows, _random_point(state.x[rows], trial, cfg, gen))
-
-
-def _random_point(x: np.ndarray, trial: int, cfg: _Config, gen: np.random.Generator) -> np.ndarray:
-    """Uniform noise on the mutable features, alternating with random box corners."""
-    cand = x.copy()
-    shape = (len(x), int(cfg.mask.sum()))
-    lo, hi = cfg.clip
-    if trial % 2 == 0:
-        cand[:, cfg.mask] = gen.uniform(lo, hi, size=shape)
-    else:
-        cand[:, cfg.mask] = np.where(gen.random(shape) < 0.5, lo, hi)
-    return cand
+        cand = random_start(state.x[rows], trial, cfg.mask, cfg.clip, gen)
+        _try_direction(state, oracle, cfg, rows, cand)
 
 
 def _try_direction(

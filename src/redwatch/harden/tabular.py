@@ -18,6 +18,8 @@ import numpy as np
 from redwatch.attacks.base import AttackResult
 from redwatch.attacks.hopskipjump import hopskipjump
 from redwatch.attacks.pgd import pgd
+from redwatch.attacks.trees.ensemble import TreeEnsemble, extract
+from redwatch.attacks.trees.leafwalk import leaf_walk
 from redwatch.exceptions import UsageError
 from redwatch.targets.base import Target
 from redwatch.targets.detect import from_object
@@ -123,20 +125,11 @@ def craft(
     result, name = _attack(model, target, x[right], y[right], spec, cfg, rng)
     within = np.abs((result.x_adv - x[right]) / spec.scale).max(axis=1) <= cfg.eps + 1e-9
     candidate = spec.project(result.x_adv, x[right])
-    ok = result.success & within & _feasible(spec, candidate)
+    ok = result.success & within & spec.feasible(candidate)
     ok &= target.predict(candidate) != y[right]
     x_adv[right] = candidate
     fooled[right] = ok
     return x_adv, fooled, name
-
-
-def _feasible(spec: InputSpec, x: np.ndarray) -> np.ndarray:
-    """Per-row feasibility: InputSpec.feasible where the spec has it, bounds otherwise."""
-    check = getattr(spec, "feasible", None)
-    if check is not None:
-        return np.asarray(check(x), dtype=bool)
-    tol = 1e-9 * spec.scale
-    return np.all((x >= spec.lower - tol) & (x <= spec.upper + tol), axis=1)
 
 
 def _attack(
@@ -151,8 +144,6 @@ def _attack(
     """Run the attack that fits the model; x_adv comes back in feature units."""
     ensemble = _tree_ensemble(model)
     if ensemble is not None:
-        from redwatch.attacks.trees.leafwalk import leaf_walk
-
         return leaf_walk(ensemble, x, y, spec, eps=cfg.eps, norm="inf", rng=rng), "leaf walk"
     u = (x - spec.lower) / spec.scale
     mask = spec.mutable_mask
@@ -188,13 +179,8 @@ def _attack(
     return result, name
 
 
-def _tree_ensemble(model: Any) -> Any:
-    """The model's TreeEnsemble view, or None (also when the tree attacks are not installed)."""
-    try:
-        from redwatch.attacks.trees.ensemble import extract
-        from redwatch.attacks.trees.leafwalk import leaf_walk  # noqa: F401
-    except ImportError:
-        return None
+def _tree_ensemble(model: Any) -> TreeEnsemble | None:
+    """The model's TreeEnsemble view, or None when it is not a tree ensemble we can read."""
     try:
         return extract(model)
     except Exception:  # an ensemble layout the extractor does not know: use another attack

@@ -32,13 +32,11 @@ from redwatch.findings import Finding
 from redwatch.probes.base import ProbeContext
 from redwatch.probes.evasion.common import (
     EvasionSetup,
-    build_finding,
-    curve_point,
+    SweepSpec,
     epsilons_for,
-    median_norm,
     prepare,
     recheck,
-    record_headline,
+    sized_finding,
 )
 from redwatch.targets.base import Target
 
@@ -339,7 +337,7 @@ def run_art_probe(probe: ArtEvasionProbe, target: Target, ctx: ProbeContext) -> 
     """Attack the correctly classified sample rows, confirm, and report the L2 curve."""
     settings = probe.settings(ctx.params)
     setup = prepare(target, ctx, default_samples=int(settings["samples"]))
-    epsilons, reference = epsilons_for(setup, NORM, ctx)
+    epsilons_for(setup, NORM, ctx)  # bad epsilon options fail before any query is spent
     rows = np.flatnonzero(setup.correct)
     if len(rows) == 0:
         return []
@@ -356,7 +354,7 @@ def run_art_probe(probe: ArtEvasionProbe, target: Target, ctx: ProbeContext) -> 
     if probe.black_box and outcome.queries:
         metrics["median_queries_per_sample"] = float(np.median(outcome.queries))
         metrics["max_queries_per_sample"] = int(settings["max_queries"])
-    return _report(probe, target, ctx, setup, rows, outcome, (epsilons, reference), metrics)
+    return _report(probe, target, ctx, setup, rows, outcome, metrics)
 
 
 def _report(
@@ -366,35 +364,14 @@ def _report(
     setup: EvasionSetup,
     rows: np.ndarray,
     outcome: Outcome,
-    sweep: tuple[list[float], float],
     metrics: dict[str, Any],
 ) -> list[Finding]:
     """Confirm the evasions on the model, build the robustness curve from their sizes."""
-    epsilons, reference = sweep
     x_adv, fooled = recheck(target, setup, outcome.u_adv, rows)
-    scale = setup.norm_scale(NORM)
-    sizes = np.full(len(setup.x), np.inf)
-    delta = setup.to_unit(x_adv) - setup.to_unit(setup.x[rows])
-    sizes[rows] = np.where(fooled[rows], lp_norm(delta, NORM) / scale, np.inf)
-    curve = [curve_point(e, len(setup.x), setup.correct, sizes <= e) for e in epsilons]
-    record_headline(ctx, NORM, curve, reference)
-    x_all = setup.x.copy()
-    x_all[rows] = x_adv
-    metrics["median_norm"] = median_norm(setup, x_all, fooled, NORM)
-    metrics["success_rate_any_size"] = float(fooled[rows].mean())
     ctx.metrics.update({k: v for k, v in metrics.items() if k != "attack_settings"})
-    finding = build_finding(
-        probe=probe.name,
-        target=target,
-        setup=setup,
-        norm=NORM,
-        curve=curve,
-        reference=reference,
-        metrics=metrics,
-        x_adv=x_all,
-        fooled=sizes <= reference,
-        references=probe.references,
-        attack_label=probe.attack_label,
-        black_box=probe.black_box,
-    )
+    spec = SweepSpec(probe.name, probe.references, probe.attack_label, probe.black_box, NORM)
+    finding, sizes = sized_finding(target, ctx, setup, spec, rows, x_adv, fooled, metrics)
+    found = sizes[np.isfinite(sizes)]
+    ctx.metrics["median_norm"] = float(np.median(found)) if len(found) else 0.0
+    ctx.metrics["success_rate_any_size"] = float(fooled[rows].mean())
     return [] if finding is None else [finding]

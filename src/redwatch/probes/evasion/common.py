@@ -362,3 +362,46 @@ def sweep(
             "median_norm": median_norm(setup, x_best, fooled_ref, spec.norm),
         },
     )
+
+
+def sized_finding(
+    target: Target,
+    ctx: ProbeContext,
+    setup: EvasionSetup,
+    spec: SweepSpec,
+    rows: np.ndarray,
+    x_adv: np.ndarray,
+    fooled: np.ndarray,
+    metrics: dict[str, Any],
+) -> tuple[Finding | None, np.ndarray]:
+    """Finding from a minimal-perturbation attack: the size of each confirmed evasion gives
+    the whole robustness curve at once. x_adv (feature units, for `rows`) and fooled come from
+    `recheck`. Returns (finding or None, size per setup row: unit-box norm, inf if not fooled)."""
+    epsilons, reference = epsilons_for(setup, spec.norm, ctx)
+    sizes = np.full(len(setup.x), np.inf)
+    delta = setup.to_unit(x_adv) - setup.to_unit(setup.x[rows])
+    scale = setup.norm_scale(spec.norm)
+    sizes[rows] = np.where(fooled[rows], lp_norm(delta, spec.norm) / scale, np.inf)
+    curve = [curve_point(e, len(setup.x), setup.correct, sizes <= e) for e in epsilons]
+    record_headline(ctx, spec.norm, curve, reference)
+    x_all = setup.x.copy()
+    x_all[rows] = x_adv
+    finding = build_finding(
+        probe=spec.probe,
+        target=target,
+        setup=setup,
+        norm=spec.norm,
+        curve=curve,
+        reference=reference,
+        x_adv=x_all,
+        fooled=sizes <= reference,
+        references=spec.references,
+        attack_label=spec.attack_label,
+        black_box=spec.black_box,
+        metrics={
+            "median_norm": median_norm(setup, x_all, fooled, spec.norm),
+            "success_rate_any_size": float(fooled[rows].mean()) if len(rows) else 0.0,
+            **metrics,
+        },
+    )
+    return finding, sizes

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from redwatch.attacks.base import AttackResult, PredictFn, lp_norm
+from redwatch.attacks.base import AttackResult, PredictFn
 from redwatch.attacks.hopskipjump import hopskipjump
 from redwatch.exceptions import QueryBudgetExceeded
 from redwatch.findings import Category, Finding
@@ -15,13 +15,10 @@ from redwatch.probes.base import Probe, ProbeContext
 from redwatch.probes.evasion.common import (
     EvasionSetup,
     SweepSpec,
-    build_finding,
-    curve_point,
     epsilons_for,
-    median_norm,
     prepare,
     recheck,
-    record_headline,
+    sized_finding,
 )
 from redwatch.targets.base import Target
 
@@ -89,7 +86,7 @@ def minimal_norm_finding(
     """Run a minimal-norm attack once on the correctly classified rows and read the whole
     robustness curve off the (feasible, re-checked) perturbation sizes."""
     norm = spec.norm
-    epsilons, reference = epsilons_for(setup, norm, ctx)
+    epsilons_for(setup, norm, ctx)  # bad epsilon options fail before any query is spent
     rows = np.flatnonzero(setup.correct)
     if len(rows) == 0:
         return None
@@ -105,36 +102,14 @@ def minimal_norm_finding(
     except QueryBudgetExceeded:  # spent before the attack could start
         return None
     x_adv, fooled = recheck(target, setup, res.x_adv, rows)
-    sizes = np.full(len(setup.x), np.inf)
-    delta = setup.to_unit(x_adv) - setup.to_unit(setup.x[rows])
-    scale = setup.norm_scale(norm)
-    sizes[rows] = np.where(fooled[rows], lp_norm(delta, norm) / scale, np.inf)
-    curve = [curve_point(eps, len(setup.x), setup.correct, sizes <= eps) for eps in epsilons]
-    record_headline(ctx, norm, curve, reference)
     ctx.metrics[f"median_queries_per_sample_L{norm}"] = float(np.median(res.queries))
-    x_all = setup.x.copy()
-    x_all[rows] = x_adv
-    return build_finding(
-        probe=spec.probe,
-        target=target,
-        setup=setup,
-        norm=norm,
-        curve=curve,
-        reference=reference,
-        x_adv=x_all,
-        fooled=sizes <= reference,
-        references=spec.references,
-        attack_label=spec.attack_label,
-        black_box=spec.black_box,
-        metrics={
-            "queries": target.queries - queries0,
-            "max_queries_per_sample": max_queries,
-            "median_queries_per_sample": float(np.median(res.queries)),
-            "median_norm": median_norm(setup, x_all, fooled, norm),
-            "success_rate_any_size": float(fooled[rows].mean()),
-            "stopped": res.stopped,
-        },
-    )
+    metrics = {
+        "queries": target.queries - queries0,
+        "max_queries_per_sample": max_queries,
+        "median_queries_per_sample": float(np.median(res.queries)),
+        "stopped": res.stopped,
+    }
+    return sized_finding(target, ctx, setup, spec, rows, x_adv, fooled, metrics)[0]
 
 
 def starting_points(u: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -10,19 +10,10 @@ import numpy as np
 
 from redwatch.attacks.base import AttackResult
 from redwatch.attacks.trees.ensemble import TreeEnsemble
-from redwatch.attacks.trees.milp import unit_norm
 from redwatch.exceptions import ProbeError
 from redwatch.findings import Finding
 from redwatch.probes.base import ProbeContext
-from redwatch.probes.evasion.common import (
-    EvasionSetup,
-    build_finding,
-    curve_point,
-    epsilons_for,
-    median_norm,
-    recheck,
-    record_headline,
-)
+from redwatch.probes.evasion.common import EvasionSetup, SweepSpec, recheck, sized_finding
 from redwatch.targets.base import Target
 
 REFERENCES = ("AML.T0015", "AML.T0043.000", "OWASP-ML01")
@@ -67,32 +58,6 @@ def report(
     """Confirm the attack's points on the real target (metered, feasibility-checked), build
     the curve from per-sample sizes and the finding. Returns (finding, sizes over all rows:
     unit-box norm of each confirmed evasion, inf elsewhere)."""
-    epsilons, reference = epsilons_for(setup, norm, ctx)
     x_adv, fooled = recheck(target, setup, unit_exact(setup, result.x_adv), rows)
-    sizes = np.full(len(setup.x), np.inf)
-    delta = x_adv - setup.x[rows]
-    scale = setup.norm_scale(norm)
-    sizes[rows] = np.where(fooled[rows], unit_norm(delta, setup.spec.scale, norm) / scale, np.inf)
-    curve = [curve_point(e, len(setup.x), setup.correct, sizes <= e) for e in epsilons]
-    record_headline(ctx, norm, curve, reference)
-    x_all = setup.x.copy()
-    x_all[rows] = x_adv
-    finding = build_finding(
-        probe=probe,
-        target=target,
-        setup=setup,
-        norm=norm,
-        curve=curve,
-        reference=reference,
-        x_adv=x_all,
-        fooled=sizes <= reference,
-        references=REFERENCES,
-        attack_label=label,
-        black_box=False,
-        metrics={
-            "median_norm": median_norm(setup, x_all, fooled, norm),
-            "success_rate_any_size": float(fooled[rows].mean()) if len(rows) else 0.0,
-            **metrics,
-        },
-    )
-    return finding, sizes
+    spec = SweepSpec(probe, REFERENCES, label, black_box=False, norm=norm)
+    return sized_finding(target, ctx, setup, spec, rows, x_adv, fooled, metrics)
