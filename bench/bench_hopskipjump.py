@@ -111,9 +111,14 @@ def mnist_case(n: int, eps: float = 2.0) -> Case:
     demo = train_mnist_cnn(seed=SEED, threads=THREADS)
 
     def proba(z: np.ndarray) -> np.ndarray:
+        # batches of 256 rows, as redwatch's TorchTarget feeds a CNN: one call with tens of
+        # thousands of images would hold gigabytes of activations and slow both tools
+        out = []
         with torch.no_grad():
-            logits = demo.model(torch.as_tensor(z, dtype=torch.float32))
-            return np.asarray(torch.softmax(logits, dim=1).numpy(), dtype=np.float64)
+            for i in range(0, len(z), 256):
+                logits = demo.model(torch.as_tensor(z[i : i + 256], dtype=torch.float32))
+                out.append(np.asarray(torch.softmax(logits, dim=1).numpy(), dtype=np.float64))
+        return np.concatenate(out) if out else np.zeros((0, 10))
 
     z, y = _pick(proba, demo.x_test.astype(np.float64), demo.y_test, n)
     desc = "demo MNIST CNN (2 conv + 1 linear), 784 pixels in [0, 1]"

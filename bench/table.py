@@ -16,53 +16,129 @@ def _load(name: str) -> dict[str, Any]:
     return dict(json.loads((RESULTS / f"{name}.json").read_text(encoding="utf-8")))
 
 
-def _by_attack(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {r["attack"]: r for r in doc["results"]}
+def _num(value: float | None, fmt: str = ".2f") -> str:
+    """A number, or "not reached" where a tool never got there."""
+    return "not reached" if value is None else format(value, fmt)
 
 
-def _pick(doc: dict[str, Any], attack: str, budget: int) -> dict[str, Any]:
-    return next(r for r in doc["results"] if r["attack"] == attack and r["budget"] == budget)
+def _met(ok: bool) -> str:
+    return "met" if ok else "not met"
 
 
-def attack_rows() -> list[str]:
-    """One row per peer comparison: success, size, wall time, ratio, goal."""
-    hsj = _load("hopskipjump")
-    h = _by_attack(hsj)
-    pgd = _load("pgd")
-    p = _by_attack(pgd)
-    hsj_ratio = hsj["wall_time_ratio_redwatch_over_art"]
-    hsj_met = hsj_ratio <= 0.1 and h["redwatch"]["success_rate"] >= h["art"]["success_rate"]
-    pgd_ratio = pgd["wall_time_ratio_redwatch_over_art"]
-    sq = _load("square")
-    sq_rows = []
-    ratios = sq["wall_time_ratio_redwatch_over_art"]
-    for budget in sorted(ratios, key=int):
-        ours, art = (_pick(sq, who, int(budget)) for who in ("redwatch", "art"))
-        met = "met" if ours["success_rate"] >= art["success_rate"] else "not met"
-        sq_rows.append(
-            f"| Square L∞ ε={sq['eps']}, MNIST CNN, {sq['samples']} images, {budget} "
-            f"queries/image | ART 1.20.1 `SquareAttack` | {ours['success_rate']:.2f} / "
-            f"{art['success_rate']:.2f} | — | {ours['wall_s']:.1f} s / {art['wall_s']:.1f} s "
-            f"| {ratios[budget]:.2f} | ≥ peer's success: {met} |"
-        )
-    return [
-        "| benchmark | peer | success (ours / peer) | median L2 (ours / peer) "
-        "| wall time (ours / peer) | ratio | goal |",
-        "|---|---|---|---|---|---|---|",
-        f"| HopSkipJump L2, credit XGBoost, {hsj['samples']} samples, "
-        f"{hsj['redwatch_max_queries']:,} queries/sample "
-        f"| ART 1.20.1 `HopSkipJump` | {h['redwatch']['success_rate']:.2f} / "
-        f"{h['art']['success_rate']:.2f} | {h['redwatch']['median_l2']:.3f} / "
-        f"{h['art']['median_l2']:.3f} | {h['redwatch']['wall_s']:.1f} s / "
-        f"{h['art']['wall_s']:.1f} s | {hsj_ratio:.3f} | ≤ 0.1 at equal success: "
-        f"{'met' if hsj_met else 'not met'} |",
-        f"| PGD L∞ ε={pgd['settings']['eps']}, {pgd['settings']['steps']} steps, MNIST CNN, "
-        f"{pgd['samples']} images | ART 1.20.1 `ProjectedGradientDescentPyTorch` "
-        f"| {p['redwatch']['success_rate']:.3f} / {p['art']['success_rate']:.3f} | — "
-        f"| {p['redwatch']['wall_s']:.1f} s / {p['art']['wall_s']:.1f} s | {pgd_ratio:.2f} "
-        f"| ≤ 1.0: {'met' if pgd_ratio <= 1.0 else 'not met'} |",
-        *sq_rows,
+def blackbox_rows() -> list[str]:
+    """Decision- and score-based attacks against ART: queries to reach ART's success within
+    ε, and wall time at equal queries."""
+    rows = [
+        "| black-box attack · model · ε | ART success within ε | queries/sample to reach it "
+        "(ours / ART) | ratio (goal ≤ 0.5) | wall time at equal queries (ours / ART) "
+        "| ratio (goal ≤ 0.1) |",
+        "|---|---|---|---|---|---|",
     ]
+    for bench, label in (("hopskipjump", "HopSkipJump L2"), ("signopt", "Sign-OPT L2")):
+        doc = _load(bench)
+        for case in doc["cases"].values():
+            ours_q, q = case["redwatch_queries_to_art_success"], case["queries_ratio_ours_over_art"]
+            ours_t = case["redwatch_minimal_norm_at_art_queries"]["wall_s"]
+            w = case["wall_time_ratio_redwatch_over_art"]
+            rows.append(
+                f"| {label} · {_short(case['model'])} · ε={case['eps_l2']:g} "
+                f"| {case['art_success_rate']:.2f} "
+                f"| {_num(ours_q, ',')} / {case['art']['queries_per_sample_mean']:,.0f} "
+                f"| {_num(q)}: {_met(q is not None and q <= 0.5)} "
+                f"| {ours_t:.1f} s / {case['art']['wall_s']:.1f} s | {w:.2f}: {_met(w <= 0.1)} |"
+            )
+    sq = _load("square")
+    for case in sq["cases"].values():
+        top = max(sq["budgets"])
+        art = next(r for r in case["art"] if r["budget"] == top)
+        budget = case["redwatch_budget_to_art_success"]
+        ours = next((r for r in case["redwatch"] if r["budget"] == budget), None)
+        same = next(r for r in case["redwatch"] if r["budget"] == top)
+        q, w = case["queries_ratio_ours_over_art"], case["wall_time_ratio_redwatch_over_art"]
+        rows.append(
+            f"| Square L∞ · {_short(case['model'])} · ε={case['eps_linf']:g} "
+            f"| {case['art_success_rate']:.2f} "
+            f"| {_num(None if ours is None else ours['queries_per_image_mean'], ',.0f')} / "
+            f"{art['queries_per_image_mean']:,.0f} | {_num(q)}: {_met(q is not None and q <= 0.5)} "
+            f"| {same['wall_s']:.1f} s / {art['wall_s']:.1f} s (budget {top}) "
+            f"| {w:.2f}: {_met(w <= 0.1)} |"
+        )
+    return rows
+
+
+def _short(model: str) -> str:
+    """Model description up to its first parenthesis or comma."""
+    return model.split(" (")[0].split(",")[0].removeprefix("demo ")
+
+
+def whitebox_rows() -> list[str]:
+    """APGD and PGD against ART on the demo CNN: robust accuracy (lower is stronger) and time."""
+    doc = _load("apgd")
+    by = {(r["attack"], r["norm"]): r for r in doc["results"]}
+    steps = doc["settings"]["steps"]
+    rows = [
+        f"| white-box attack, MNIST CNN, {doc['samples']} images, {steps} steps "
+        "| robust accuracy (ours / ART, lower is stronger) | wall time (ours / ART) | ratio |",
+        "|---|---|---|---|",
+    ]
+    labels = {"apgd-ce": "APGD-CE", "apgd-dlr": "APGD-DLR", "pgd": "PGD"}
+    for norm in ("inf", "2"):
+        eps = doc["epsilons"][norm]
+        for key, label in labels.items():
+            ours, art = by[(f"redwatch-{key}", norm)], by[(f"art-{key}", norm)]
+            ratio = doc["wall_time_ratio_redwatch_over_art"][f"{key}_L{norm}"]
+            rows.append(
+                f"| {label} L{'∞' if norm == 'inf' else '2'} ε={eps:g} "
+                f"| {ours['robust_accuracy']:.3f} / {art['robust_accuracy']:.3f} "
+                f"| {ours['wall_s']:.1f} s / {art['wall_s']:.1f} s | {ratio:.2f} |"
+            )
+    return rows
+
+
+def tree_rows() -> list[str]:
+    """Tree attacks against ART DecisionTreeAttack and ZOO: success, size and time."""
+    doc = _load("trees")
+    eps = doc["settings"]["eps"]
+    rows = [
+        f"| tree model | attack | success | within ε={eps:g} | median L∞ | time |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in doc["results"]:
+        rows.append(
+            f"| {r['model']} | {r['attack']} | {r['success_rate']:.2f} "
+            f"| {r[f'success_within_{eps:g}']:.2f} | {r['median_linf']:.3f} "
+            f"| {r['seconds']:.2f} s |"
+        )
+    return rows
+
+
+def harden_rows() -> list[str]:
+    """Hardening the demo CNN and the credit model: clean and robust accuracy before/after."""
+    doc = _load("harden")
+    demo_eps = doc["settings"]["demo_epsilon"]
+    epsilons = doc["settings"]["epsilons"]
+    head = " | ".join(f"robust acc. ε={e:g}" for e in epsilons)
+    rows = [
+        f"| hardening the demo CNN | clean accuracy | {head} | training |",
+        "|---|---|" + "---|" * len(epsilons) + "---|",
+    ]
+    for r in doc["mnist_cnn"]:
+        cells = " | ".join(f"{r[f'robust_accuracy_eps_{e:g}']:.3f}" for e in epsilons)
+        epochs = f", {r['epochs']} epochs" if "epochs" in r else ""
+        rows.append(
+            f"| {r['method']}{epochs} | {r['clean_accuracy']:.3f} | {cells} "
+            f"| {r['train_seconds']:.0f} s |"
+        )
+    for method, goal in doc["goal"].items():
+        rows.append(
+            f"| goal ({method}): robust accuracy at ε={demo_eps:g} ×2, clean −≤3 pts "
+            f"| {0.0 - goal['clean_drop_points']:+.1f} pts "
+            f"| ×{goal['robust_ratio_at_demo_eps']:.2f} "
+            f"at ε={demo_eps:g}, ×{goal['robust_ratio_at_eps_0.2']:.1f} at ε=0.2 "
+            + "| " * (len(epsilons) - 1)
+            + f"| {_met(goal['met'])} |"
+        )
+    return rows
 
 
 def demo_rows() -> list[str]:
@@ -100,14 +176,19 @@ def integrity_rows() -> list[str]:
 
 
 def table() -> str:
-    """Both tables with the commands that reproduce them."""
+    """Every table with the command that reproduces it."""
     return "\n".join(
         [
             "Measured on one 2-core machine; times within a row come from the same run.",
-            "Reproduce with `make bench` (runs `bench/bench_hopskipjump.py`, `bench_pgd.py`,",
-            "`bench_square.py`, `bench_demo.py` and `bench_integrity.py`, then `bench/table.py`).",
+            "Reproduce with `make bench` (runs every `bench/bench_*.py`, then `bench/table.py`).",
             "",
-            *attack_rows(),
+            *blackbox_rows(),
+            "",
+            *whitebox_rows(),
+            "",
+            *tree_rows(),
+            "",
+            *harden_rows(),
             "",
             *demo_rows(),
             "",
