@@ -44,7 +44,6 @@ pytest:
 
 bench: install-all
 	$(BIN)/python bench/bench_hopskipjump.py
-	$(BIN)/python bench/bench_pgd.py
 	$(BIN)/python bench/bench_apgd.py
 	$(BIN)/python bench/bench_square.py
 	$(BIN)/python bench/bench_signopt.py
