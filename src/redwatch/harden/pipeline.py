@@ -159,12 +159,14 @@ def _method(req: HardenRequest, target: Target) -> str:
 
 def _split(target: Target, req: HardenRequest) -> _Split:
     """Labelled data aligned with the model, split (seeded, stratified when possible)."""
-    data = align(load_csv(req.data, req.label), target.feature_names, target.n_features)
-    if data.y_raw is None:
+    if req.label is None:  # checked first: without it every column looks like a feature
         raise DataError(
             f"hardening needs labelled data: pass --label COLUMN (or label: in redwatch.yaml) "
             f"for {req.data}"
         )
+    data = align(load_csv(req.data, req.label), target.feature_names, target.n_features)
+    if data.y_raw is None:
+        raise DataError(f"{req.data} has no label column {req.label!r}")
     y_raw = data.y_raw
     y = target.encode_labels(y_raw)
     n_eval = round(req.holdout * len(y))
