@@ -78,10 +78,6 @@ CHECK: dict[str, Callable[[Path], None]] = {"harden-fraud.sh": _harden_record}
 SLOW = {"harden-fraud.sh"}  # about 40 s: hardening plus two campaigns
 # Exit codes other than 0 that an example may end with, and why.
 EXIT: dict[str, set[int]] = {"harden-fraud.sh": {0, 1}}  # 1: robustness did not improve
-NOT_RUN = {
-    "install-art.sh": "installs from PyPI (no network in tests); "
-    "tests/unit/test_docs_blocks.py checks the extra it names",
-}
 
 
 def _examples(*suffixes: str) -> list[Any]:
@@ -131,8 +127,6 @@ def test_python_example_runs(example: Path, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("example", _examples(".sh"))
 def test_shell_example_runs_through_the_cli(example: Path, tmp_path: Path) -> None:
-    if example.name in NOT_RUN:
-        pytest.skip(NOT_RUN[example.name])
     SETUP.get(example.name, lambda _: None)(tmp_path)
     proc = _run(["bash", str(example), str(tmp_path / "o")], tmp_path)
     _check(example, proc, tmp_path)
