@@ -81,9 +81,12 @@ def test_scan_model_file_writes_every_format_and_diffs(cli, gbm_files, tmp_path:
 def test_probes_list(cli) -> None:  # type: ignore[no-untyped-def]
     run = cli("probes", "list", "--json")
     assert run.code == 0
-    names = {p["name"] for p in json.loads(run.stdout)}
-    assert "evasion.hopskipjump" in names
-    assert "evasion.pgd" in names
+    rows = {p["name"]: p for p in json.loads(run.stdout)}
+    assert "evasion.hopskipjump" in rows
+    assert rows["evasion.pgd"]["default"] is True
+    assert rows["evasion.art_zoo"]["default"] is False  # opt-in: runs only when named
+    table = cli("probes", "list")
+    assert "opt-in" in table.stdout
 
 
 def test_fail_on_low_fails_the_build_and_name_keys_the_history(

@@ -16,13 +16,15 @@ app = typer.Typer(help="List the red-team probes.", no_args_is_help=True)
 
 @app.command("list")
 def list_probes(as_json: bool = typer.Option(False, "--json")) -> None:
-    """Show each probe: name, category, required capabilities, cost, references."""
+    """Show each probe: name, required capabilities, cost, whether it runs by default, what
+    it does (references and category in --json)."""
     rows: list[dict[str, Any]] = [
         {
             "name": name,
             "category": str(cls.category),
             "requires": sorted(cls.requires),
             "cost": cls.cost,
+            "default": cls.default,
             "references": list(cls.references),
             "description": cls.description,
         }
@@ -31,17 +33,18 @@ def list_probes(as_json: bool = typer.Option(False, "--json")) -> None:
     if as_json:
         out.print_json(json.dumps(rows))
         return
-    table = Table(title="probes")
+    table = Table(title="probes (opt-in ones run only when named with --probe)")
     table.add_column("name", no_wrap=True)
-    for col in ("category", "requires", "cost", "references", "description"):
-        table.add_column(col)
+    table.add_column("requires")
+    table.add_column("cost", justify="right")
+    table.add_column("runs", no_wrap=True)
+    table.add_column("description")
     for r in rows:
         table.add_row(
             r["name"],
-            r["category"],
             ", ".join(r["requires"]),
             str(r["cost"]),
-            ", ".join(r["references"]),
+            "default" if r["default"] else "opt-in",
             r["description"],
         )
     out.print(table)
