@@ -30,7 +30,7 @@ def main() -> None:
         "alpha": 0.2,
         "beta": 0.001,
         "art_num_trial": 100,
-        "redwatch_init_directions": 10,
+        "redwatch_init_directions": 100,
         "redwatch_k_start": 10,
     }
 

@@ -75,6 +75,28 @@ def test_mask_and_box_on_tabular_models() -> None:
     assert np.all(proba(gbm.x_adv[gbm.success]).argmax(1) != yc[gbm.success])
 
 
+def test_stalled_samples_restart_instead_of_wasting_their_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Sign-OPT only reaches a local minimum of g: a sample that started toward a far class
+    # stalls above eps. Restarting it from fresh directions gets more samples within eps
+    # than letting it spend the rest of its budget where it is (the former behaviour).
+    m = digits()
+
+    def run() -> tuple[float, int]:
+        pred = Metered(m.predict)
+        res = signopt(pred, m.x, m.y, max_queries=3000, eps=0.6, rng=np.random.default_rng(0))
+        assert int(res.queries.sum()) == pred.rows
+        assert res.queries.max() <= 3000
+        assert np.all(m.predict(res.x_adv[res.success]) != m.y[res.success])
+        return float((res.success & (res.norms <= 0.6)).mean()), pred.rows
+
+    restarted, _ = run()
+    monkeypatch.setattr("redwatch.attacks.signopt._STALL_ITERS", 10**9)
+    stuck, _ = run()
+    assert restarted >= stuck + 2.5 / len(m.x)  # at least 3 more samples of 60
+
+
 @pytest.mark.parametrize("budget", [40, 5_000])  # inside the initialization / main loop
 def test_budget_exception_keeps_partial_results(budget: int) -> None:
     m = digits()
