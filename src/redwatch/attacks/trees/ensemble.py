@@ -12,9 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from redwatch.exceptions import ProbeError
+
+if TYPE_CHECKING:
+    from redwatch.targets.spec import InputSpec
 
 LINKS = ("average", "logistic", "softmax")
 CHUNK_CELLS = 4_000_000  # rows x trees x outputs evaluated at once (bounds peak memory)
@@ -294,3 +299,22 @@ def extract(model: Any) -> TreeEnsemble | None:
     from redwatch.attacks.trees.parsers import parse
 
     return parse(model)
+
+
+def checked_inputs(
+    ensemble: TreeEnsemble, x: np.ndarray, y: np.ndarray, spec: InputSpec
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (n, d) float64 and class indices (n,) that fit the ensemble and the spec;
+    ProbeError naming the mismatch otherwise."""
+    x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+    y = np.asarray(y, dtype=np.int64).reshape(-1)
+    if x.shape[1] != ensemble.n_features or spec.n_features != ensemble.n_features:
+        raise ProbeError(
+            f"the ensemble takes {ensemble.n_features} features; got rows of {x.shape[1]} "
+            f"and a spec of {spec.n_features}"
+        )
+    if len(y) != len(x):
+        raise ProbeError(f"{len(y)} labels for {len(x)} samples")
+    if len(y) and (y.min() < 0 or y.max() >= ensemble.n_classes):
+        raise ProbeError(f"labels must be class indices 0..{ensemble.n_classes - 1}")
+    return x, y

@@ -20,11 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from redwatch.attacks.base import AttackResult, check_norm, make_rng
-from redwatch.attacks.trees.ensemble import TreeEnsemble
+from redwatch.attacks.trees.ensemble import TreeEnsemble, checked_inputs
 from redwatch.attacks.trees.milp import unit_norm
 from redwatch.attacks.trees.refine import box_search, neighbour_seeds
 from redwatch.attacks.trees.regions import LeafBoxes, leaf_boxes, region_search
-from redwatch.exceptions import ProbeError
 from redwatch.targets.spec import InputSpec
 
 HOPS = (1, 2, 4, 8, 16)  # how many thresholds one candidate move crosses
@@ -161,7 +160,7 @@ def leaf_walk(
     eps. `queries` counts the ensemble rows evaluated for each sample. `deadline`
     (time.monotonic) ends the walk early; what was reached by then is still reported."""
     norm = check_norm(norm, ("inf", "2", "1"))
-    x, y = _checked(ensemble, x, y, spec)
+    x, y = checked_inputs(ensemble, x, y, spec)
     gen, moves = make_rng(rng), _moves(ensemble, spec)
     boxes = leaf_boxes(ensemble, spec.integer) if len(x) else None
     parts = [
@@ -241,23 +240,6 @@ def _refine(walk: _Walk, cur: np.ndarray, flipped: np.ndarray, deadline: float |
     if walk.norm == "inf" and walk.eps is None:
         seeded = box_search(walk, seeded, done, deadline)
     cur[done] = _shrink(walk, seeded, done)
-
-
-def _checked(
-    ensemble: TreeEnsemble, x: np.ndarray, y: np.ndarray, spec: InputSpec
-) -> tuple[np.ndarray, np.ndarray]:
-    x = np.atleast_2d(np.asarray(x, dtype=np.float64))
-    y = np.asarray(y, dtype=np.int64).reshape(-1)
-    if x.shape[1] != ensemble.n_features or spec.n_features != ensemble.n_features:
-        raise ProbeError(
-            f"the ensemble takes {ensemble.n_features} features; got rows of {x.shape[1]} "
-            f"and a spec of {spec.n_features}"
-        )
-    if len(y) != len(x):
-        raise ProbeError(f"{len(y)} labels for {len(x)} samples")
-    if len(y) and (y.min() < 0 or y.max() >= ensemble.n_classes):
-        raise ProbeError(f"labels must be class indices 0..{ensemble.n_classes - 1}")
-    return x, y
 
 
 def _moves(ens: TreeEnsemble, spec: InputSpec) -> _Moves:

@@ -23,9 +23,8 @@ from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from redwatch.attacks.base import AttackResult, check_norm
-from redwatch.attacks.trees.ensemble import TreeEnsemble
+from redwatch.attacks.trees.ensemble import TreeEnsemble, checked_inputs
 from redwatch.attacks.trees.formulation import Formulation, build, distance_rows
-from redwatch.exceptions import ProbeError
 from redwatch.targets.spec import InputSpec
 
 MIP_REL_GAP = 1e-7  # optimality gap the solver must close before it reports "optimal"
@@ -68,7 +67,7 @@ def milp_attack(
     counts ensemble evaluations used to check solutions; the model itself is never queried.
     """
     norm = check_norm(norm, ("inf", "1"))
-    x, y = _checked(ensemble, x, y, spec)
+    x, y = checked_inputs(ensemble, x, y, spec)
     n = len(x)
     out_x, radius = x.copy(), np.full(n, np.inf)
     exact, queries = np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64)
@@ -85,23 +84,6 @@ def milp_attack(
             out_x[i], radius[i] = best.x, best.radius
         exact[i], queries[i] = best.exact, best.evaluations
     return _result(x, out_x, radius, exact, queries, norm, stopped)
-
-
-def _checked(
-    ensemble: TreeEnsemble, x: np.ndarray, y: np.ndarray, spec: InputSpec
-) -> tuple[np.ndarray, np.ndarray]:
-    x = np.atleast_2d(np.asarray(x, dtype=np.float64))
-    y = np.asarray(y, dtype=np.int64).reshape(-1)
-    if x.shape[1] != ensemble.n_features or spec.n_features != ensemble.n_features:
-        raise ProbeError(
-            f"the ensemble takes {ensemble.n_features} features; got rows of {x.shape[1]} "
-            f"and a spec of {spec.n_features}"
-        )
-    if len(y) != len(x):
-        raise ProbeError(f"{len(y)} labels for {len(x)} samples")
-    if len(y) and (y.min() < 0 or y.max() >= ensemble.n_classes):
-        raise ProbeError(f"labels must be class indices 0..{ensemble.n_classes - 1}")
-    return x, y
 
 
 def _result(
