@@ -149,34 +149,25 @@ class TreeEnsemble:
 
     def leaves(self, x: np.ndarray) -> np.ndarray:
         """(n, T) node index of the leaf each row reaches in each tree."""
-        feat, thr, left, right, _ = self._packed
-        xc = self.cast(np.atleast_2d(x))
-        n = len(xc)
-        tree_idx = np.arange(self.n_trees)[None, :]
-        node = np.zeros((n, self.n_trees), dtype=np.int64)
-        rows = np.arange(n)[:, None]
-        for _ in range(self.max_depth):
-            f = feat[tree_idx, node]
-            inner = f >= 0
-            if not inner.any():
-                break
-            xv = xc[rows, np.maximum(f, 0)]
-            t = thr[tree_idx, node]
-            go_left = xv < t if self.strict else xv <= t
-            nxt = np.where(go_left, left[tree_idx, node], right[tree_idx, node])
-            node = np.where(inner, nxt, node)
-        return node
+        return self._descend(x, record_path=False)[0]
 
     def paths(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(leaves (n, T), on_path (n, T, d) bool): the leaf each row reaches in each tree and
         which features the splits along that path test. A change to other features cannot
         move the row to another leaf of that tree."""
+        node, on_path = self._descend(x, record_path=True)
+        assert on_path is not None
+        return node, on_path
+
+    def _descend(self, x: np.ndarray, *, record_path: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """Walk every row down every tree at once; optionally mark the features tested on
+        the way (an (n, T, d) array, so only when asked)."""
         feat, thr, left, right, _ = self._packed
         xc = self.cast(np.atleast_2d(x))
         n = len(xc)
         tree_idx = np.arange(self.n_trees)[None, :]
         node = np.zeros((n, self.n_trees), dtype=np.int64)
-        on_path = np.zeros((n, self.n_trees, self.n_features), dtype=bool)
+        on_path = np.zeros((n, self.n_trees, self.n_features), dtype=bool) if record_path else None
         rows = np.arange(n)[:, None]
         for _ in range(self.max_depth):
             f = feat[tree_idx, node]
@@ -184,8 +175,9 @@ class TreeEnsemble:
             if not inner.any():
                 break
             fi = np.maximum(f, 0)
-            r, t = np.nonzero(inner)
-            on_path[r, t, fi[r, t]] = True
+            if on_path is not None:
+                r, t = np.nonzero(inner)
+                on_path[r, t, fi[r, t]] = True
             xv, t = xc[rows, fi], thr[tree_idx, node]
             go_left = xv < t if self.strict else xv <= t
             nxt = np.where(go_left, left[tree_idx, node], right[tree_idx, node])
