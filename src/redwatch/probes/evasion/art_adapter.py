@@ -36,6 +36,7 @@ from redwatch.probes.evasion.common import (
     epsilons_for,
     prepare,
     recheck,
+    reserving,
     sized_finding,
 )
 from redwatch.targets.base import Target
@@ -327,12 +328,6 @@ def _attack_rows(
     return out
 
 
-def _leave_for_recheck(target: Target, n: int) -> int | None:
-    """Query cap for the attack phase that keeps n queries to confirm the results."""
-    left = target.remaining
-    return None if left is None else max(0, left - n)
-
-
 def run_art_probe(probe: ArtEvasionProbe, target: Target, ctx: ProbeContext) -> list[Finding]:
     """Attack the correctly classified sample rows, confirm, and report the L2 curve."""
     settings = probe.settings(ctx.params)
@@ -343,7 +338,7 @@ def run_art_probe(probe: ArtEvasionProbe, target: Target, ctx: ProbeContext) -> 
         return []
     queries0 = target.queries
     run = _attack_gradient if probe.mode == "gradients" else _attack_rows
-    with seeded_numpy(ctx.seed), target.limit(_leave_for_recheck(target, len(rows))):
+    with seeded_numpy(ctx.seed), reserving(target, len(rows)):
         outcome = run(probe, target, ctx, setup, rows, settings)
     metrics: dict[str, Any] = {
         "queries": target.queries - queries0,

@@ -301,7 +301,7 @@ def recheck(
     return x_adv, fooled
 
 
-def _reserving(target: Target, n: int) -> contextlib.AbstractContextManager[None]:
+def reserving(target: Target, n: int) -> contextlib.AbstractContextManager[None]:
     """Cap an attack so that n queries stay available to confirm its examples."""
     left = target.remaining
     return target.limit(None if left is None else max(0, left - n))
@@ -330,7 +330,7 @@ def sweep(
             break
         ctx.progress(i / len(epsilons), f"{spec.attack_label} L{spec.norm} ε={eps:g}")
         try:
-            with _reserving(target, len(rows)):
+            with reserving(target, len(rows)):
                 result = attack(u0, setup.y[rows], eps * setup.norm_scale(spec.norm))
         except QueryBudgetExceeded:
             break
@@ -399,7 +399,7 @@ def sized_finding(
         attack_label=spec.attack_label,
         black_box=spec.black_box,
         metrics={
-            "median_norm": median_norm(setup, x_all, fooled, spec.norm),
+            "median_norm": float(np.median(sizes[fooled])) if fooled.any() else 0.0,
             "success_rate_any_size": float(fooled[rows].mean()) if len(rows) else 0.0,
             **metrics,
         },
