@@ -66,7 +66,8 @@ class GuardedModel:
         events: list[GuardEvent] = []
         try:
             rows = _as_rows(x, client)
-            request = GuardRequest(rows, client, key, payload_bytes=rows.nbytes)
+            method = "predict_proba" if proba else "predict"
+            request = GuardRequest(rows, client, key, payload_bytes=rows.nbytes, method=method)
             request, events = self.pipeline.on_request(request)
             response = self._model_response(request.rows, proba)
             response, after = self.pipeline.on_response(request, response)

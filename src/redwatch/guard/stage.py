@@ -39,13 +39,15 @@ class GuardEvent:
 
 @dataclass(frozen=True)
 class GuardRequest:
-    """One prediction call: who asked (client id, API key) and what (rows, n x d floats)."""
+    """One prediction call: who asked (client id, API key), what (rows, n x d floats), and
+    which model method (`predict` or `predict_proba`, which roles may be limited to)."""
 
     rows: np.ndarray
     client: str = "anonymous"
     key: str | None = None
     payload_bytes: int = 0
     timestamp: float = field(default_factory=time.time)
+    method: str = "predict"
 
 
 @dataclass(frozen=True)
