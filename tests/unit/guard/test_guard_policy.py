@@ -95,7 +95,11 @@ def test_parse_policy_rejects_non_mapping() -> None:
         ("validate", {"spec_check": "warn"}, "stage validate: spec_check: Input should be"),
         ("sanitize", {"squeeze_bits": 0}, "stage sanitize: squeeze_bits: Input should be"),
         ("sanitize", {"squeeze_bits": 4}, "squeeze_bits needs an input spec"),
-        ("firewall", {}, "unknown guard stage 'firewall'; known: output, sanitize, validate"),
+        (
+            "firewall",
+            {},
+            "unknown guard stage 'firewall'; known: auth, output, ratelimit, sanitize, validate",
+        ),
     ],
 )
 def test_bad_stage_options_fail_when_the_pipeline_is_built(

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _guard_keys import api_key
 from _guard_models import WineCase, wine_case
 from pydantic import BaseModel
 
@@ -34,6 +35,15 @@ def _response(case: WineCase, x: np.ndarray) -> GuardResponse:
     return GuardResponse(labels=classes[proba.argmax(axis=1)], proba=proba, classes=classes)
 
 
+def _legitimate(name: str) -> tuple[dict[str, Any], str | None]:
+    """Options and key that make the conformance call legitimate for stages that refuse
+    everything until configured (auth lists no key by default); {} and no key otherwise."""
+    if name == "auth":
+        key, entry = api_key("conformance")
+        return {"keys": [entry]}, key
+    return {}, None
+
+
 @pytest.mark.parametrize("name", sorted(BUILTIN_STAGES))
 def test_stage_conformance(name: str, wine: WineCase) -> None:
     """Declarations are complete; defaults build; one request and one response round trip
@@ -48,10 +58,11 @@ def test_stage_conformance(name: str, wine: WineCase) -> None:
     assert cls.on_response.__doc__
     with pytest.raises(UsageError, match=f"stage {name}: no_such_option: Extra inputs"):
         cls.from_options({"no_such_option": 1}, wine.spec)
-    stage = cls.from_options({}, wine.spec)
-    assert isinstance(stage.options, BaseModel)
+    assert isinstance(cls.from_options({}, wine.spec).options, BaseModel)
+    options, key = _legitimate(name)
+    stage = cls.from_options(options, wine.spec)
     x = wine.x[::5]
-    request = GuardRequest(x, client="c1", payload_bytes=x.nbytes)
+    request = GuardRequest(x, client="c1", key=key, payload_bytes=x.nbytes)
     decision = stage.on_request(request)
     assert isinstance(decision, Decision)
     assert decision.action in (Action.ALLOW, Action.MODIFY)

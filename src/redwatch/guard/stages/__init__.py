@@ -4,12 +4,22 @@ third party's; BUILTIN_STAGES is the same table for code that runs without reins
 from __future__ import annotations
 
 from redwatch.guard.stage import GuardStage
+from redwatch.guard.stages.auth import AuthStage
 from redwatch.guard.stages.output import OutputStage
+from redwatch.guard.stages.ratelimit import RateLimitStage
 from redwatch.guard.stages.sanitize import SanitizeStage
 from redwatch.guard.stages.validate import ValidateStage
 
 BUILTIN_STAGES: dict[str, type[GuardStage]] = {
-    stage.name: stage for stage in (ValidateStage, SanitizeStage, OutputStage)
+    stage.name: stage
+    for stage in (AuthStage, RateLimitStage, ValidateStage, SanitizeStage, OutputStage)
 }
 
-__all__ = ["BUILTIN_STAGES", "OutputStage", "SanitizeStage", "ValidateStage"]
+__all__ = [
+    "BUILTIN_STAGES",
+    "AuthStage",
+    "OutputStage",
+    "RateLimitStage",
+    "SanitizeStage",
+    "ValidateStage",
+]
