@@ -1,0 +1,25 @@
+"""Built-in guard stages. They are registered as `redwatch.guard_stages` entry points like a
+third party's; BUILTIN_STAGES is the same table for code that runs without reinstalling."""
+
+from __future__ import annotations
+
+from redwatch.guard.stage import GuardStage
+from redwatch.guard.stages.auth import AuthStage
+from redwatch.guard.stages.output import OutputStage
+from redwatch.guard.stages.ratelimit import RateLimitStage
+from redwatch.guard.stages.sanitize import SanitizeStage
+from redwatch.guard.stages.validate import ValidateStage
+
+BUILTIN_STAGES: dict[str, type[GuardStage]] = {
+    stage.name: stage
+    for stage in (AuthStage, RateLimitStage, ValidateStage, SanitizeStage, OutputStage)
+}
+
+__all__ = [
+    "BUILTIN_STAGES",
+    "AuthStage",
+    "OutputStage",
+    "RateLimitStage",
+    "SanitizeStage",
+    "ValidateStage",
+]
