@@ -140,14 +140,14 @@ def load_project_config(path: Path | None = None) -> ProjectConfig:
     target = path if path is not None else DEFAULT_PROJECT_FILE
     if path is None and not target.exists():
         return ProjectConfig()
-    data = _read_yaml(target)
+    data = read_yaml(target)
     try:
         return ProjectConfig.model_validate(data)
     except ValidationError as exc:
-        raise UsageError(f"{target}: {_first_error(exc)}") from None
+        raise UsageError(f"{target}: {first_error(exc)}") from None
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml(path: Path) -> dict[str, Any]:
     """Parse the file into a mapping (an empty file is an empty mapping)."""
     if not path.exists():
         raise UsageError(f"{path}: file not found")
@@ -175,7 +175,7 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     return str(problem)
 
 
-def _first_error(exc: ValidationError) -> str:
+def first_error(exc: ValidationError) -> str:
     """First validation error as `dotted.field: message`, with a count of the others."""
     errors = exc.errors(include_url=False)
     first = errors[0]

@@ -4,10 +4,13 @@ predict / predict_proba. A blocked call raises GuardBlocked; events go to an opt
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from redwatch.guard.context import StageContext
 from redwatch.guard.pipeline import GuardPipeline
 from redwatch.guard.policy import Policy, default_policy
 from redwatch.guard.stage import (
@@ -26,9 +29,10 @@ EventSink = Callable[[list[GuardEvent]], None]
 class GuardedModel:
     """Wraps a fitted model (scikit-learn API) so that every call passes the guard.
 
-    `policy` None means default_policy(); `stages` None reads the registered stages; `sink`
-    receives each call's events (the store writer plugs in here later); the last call's
-    events are also kept in `last_events`.
+    `policy` None means default_policy(); `reference` holds clean rows that detectors
+    calibrate on (a policy may name a file instead); `stages` None reads the registered
+    stages; `sink` receives each call's events (e.g. an EventRecorder); the last call's
+    events are also kept in `last_events`. Stages are built on the first call or `build()`.
     """
 
     def __init__(
@@ -37,13 +41,37 @@ class GuardedModel:
         policy: Policy | None = None,
         spec: InputSpec | None = None,
         *,
+        reference: np.ndarray | None = None,
         stages: Mapping[str, type[GuardStage]] | None = None,
         sink: EventSink | None = None,
+        base_dir: Path | None = None,
     ) -> None:
         self.model = model
-        self.pipeline = GuardPipeline(policy or default_policy(), spec, stages)
+        self.policy = policy or default_policy()
+        self.spec = spec
+        self.reference = reference
+        self.stage_table = stages
+        self.base_dir = base_dir
         self.sink = sink
         self.last_events: list[GuardEvent] = []
+
+    @cached_property
+    def pipeline(self) -> GuardPipeline:
+        """The policy's pipeline with a context that knows this model."""
+        proba = getattr(self.model, "predict_proba", None)
+        context = StageContext(
+            spec=self.spec,
+            predict_proba=None if proba is None else _float_proba(proba),
+            classes=self.classes_,
+            reference=self.reference,
+            base_dir=self.base_dir or Path.cwd(),
+        )
+        return GuardPipeline(self.policy, context, self.stage_table)
+
+    def build(self) -> GuardedModel:
+        """Build (and calibrate) every stage now, so that errors surface before serving."""
+        _ = self.pipeline.stages
+        return self
 
     @property
     def classes_(self) -> np.ndarray | None:
@@ -93,6 +121,15 @@ class GuardedModel:
         self.last_events = events
         if self.sink is not None and events:
             self.sink(events)
+
+
+def _float_proba(method: Callable[[Any], Any]) -> Callable[[np.ndarray], np.ndarray]:
+    """The model's predict_proba as float64 rows -> float64 probabilities."""
+
+    def proba(rows: np.ndarray) -> np.ndarray:
+        return np.asarray(method(rows), dtype=np.float64)
+
+    return proba
 
 
 def _as_rows(x: Any, client: str) -> np.ndarray:

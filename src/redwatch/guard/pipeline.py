@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from redwatch.exceptions import UsageError
+from redwatch.guard.context import StageContext
 from redwatch.guard.policy import Policy
 from redwatch.guard.stage import (
     Action,
@@ -22,24 +23,24 @@ from redwatch.guard.stage import (
     GuardStage,
 )
 from redwatch.registry import plugins
-from redwatch.targets.spec import InputSpec
 
 GROUP = "redwatch.guard_stages"
 
 
 class GuardPipeline:
-    """Runs one policy's stages around a model call. `stages` maps stage names to classes;
-    None reads the `redwatch.guard_stages` entry points."""
+    """Runs one policy's stages around a model call. `context` is what stages may know (spec,
+    local model, reference rows); `stages` maps stage names to classes, None reads the
+    `redwatch.guard_stages` entry points; `source` names the policy in error lines."""
 
     def __init__(
         self,
         policy: Policy,
-        spec: InputSpec | None = None,
+        context: StageContext | None = None,
         stages: Mapping[str, type[GuardStage]] | None = None,
         source: str = "policy",
     ) -> None:
         self.policy = policy
-        self.spec = spec
+        self.context = context or StageContext()
         self.table = stages
         self.source = source
 
@@ -54,7 +55,7 @@ class GuardPipeline:
                 raise UsageError(
                     f"{self.source}: unknown guard stage {entry.name!r}; known: {known}"
                 )
-            built.append(table[entry.name].from_options(entry.options, self.spec, self.source))
+            built.append(table[entry.name].from_options(entry.options, self.context, self.source))
         return built
 
     def on_request(self, request: GuardRequest) -> tuple[GuardRequest, list[GuardEvent]]:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from redwatch.config import _first_error, _read_yaml
+from redwatch.config import first_error, read_yaml
 from redwatch.exceptions import UsageError
 
 
@@ -86,10 +86,10 @@ def parse_policy(data: Any, source: str = "policy") -> Policy:
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:
-        raise UsageError(f"{source}: {_first_error(exc)}") from None
+        raise UsageError(f"{source}: {first_error(exc)}") from None
 
 
 def load_policy(path: Path | str) -> Policy:
     """Read and validate a policy YAML file; UsageError naming the file and field otherwise."""
     target = Path(path)
-    return parse_policy(_read_yaml(target), str(target))
+    return parse_policy(read_yaml(target), str(target))

@@ -4,6 +4,7 @@ answers (Decision) and what it reports (GuardEvent). Stages return data; they ne
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -11,8 +12,9 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from redwatch.config import _first_error
+from redwatch.config import first_error
 from redwatch.exceptions import RedwatchError, UsageError
+from redwatch.guard.context import StageContext
 from redwatch.targets.spec import InputSpec
 
 
@@ -24,9 +26,16 @@ class Action(StrEnum):
     BLOCK = "block"
 
 
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
 @dataclass(frozen=True)
 class GuardEvent:
-    """Something a stage saw: a blocked input, a repaired row, a perturbed output."""
+    """Something a stage saw: a blocked input, a repaired row, a perturbed output.
+
+    `id` is unique per event so that a replayed spool never stores an event twice; `data`
+    holds JSON-serialisable details (numbers, strings, lists, dicts)."""
 
     stage: str
     kind: str
@@ -35,6 +44,34 @@ class GuardEvent:
     client: str = "anonymous"
     data: dict[str, Any] = field(default_factory=dict)
     timestamp: float = field(default_factory=time.time)
+    id: str = field(default_factory=_new_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the spool line and the store row carry exactly these keys)."""
+        return {
+            "id": self.id,
+            "timestamp": self.timestamp,
+            "stage": self.stage,
+            "kind": self.kind,
+            "action": self.action.value,
+            "client": self.client,
+            "detail": self.detail,
+            "data": self.data,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> GuardEvent:
+        """Inverse of to_dict; KeyError/ValueError on a malformed mapping."""
+        return cls(
+            stage=str(raw["stage"]),
+            kind=str(raw["kind"]),
+            action=Action(raw["action"]),
+            detail=str(raw["detail"]),
+            client=str(raw["client"]),
+            data=dict(raw["data"]),
+            timestamp=float(raw["timestamp"]),
+            id=str(raw["id"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -130,25 +167,32 @@ class GuardStage:
     description: ClassVar[str]
     options_model: ClassVar[type[StageOptions]] = StageOptions
 
-    def __init__(self, options: StageOptions, spec: InputSpec | None = None) -> None:
+    def __init__(self, options: StageOptions, context: StageContext | None = None) -> None:
         self.options = options
-        self.spec = spec
+        self.context = context or StageContext()
+
+    @property
+    def spec(self) -> InputSpec | None:
+        """The model's InputSpec, when the deployment knows it."""
+        return self.context.spec
 
     @classmethod
     def from_options(
-        cls, raw: dict[str, Any], spec: InputSpec | None = None, where: str = "policy"
+        cls, raw: dict[str, Any], context: StageContext | None = None, where: str = "policy"
     ) -> GuardStage:
-        """Validate `raw` against the option model and build the stage."""
+        """Validate `raw` against the option model, build the stage, then `check` it."""
         try:
             options = cls.options_model.model_validate(raw)
         except ValidationError as exc:
-            raise UsageError(f"{where}: stage {cls.name}: {_first_error(exc)}") from None
-        stage = cls(options, spec)
+            raise UsageError(f"{where}: stage {cls.name}: {first_error(exc)}") from None
+        stage = cls(options, context)
         stage.check()
         return stage
 
     def check(self) -> None:
-        """Raise UsageError when the options cannot work with this spec (default: fine)."""
+        """Raise UsageError (or DataError) when the options cannot work in this context, and
+        do any one-off preparation (loading reference data, calibrating): the default does
+        nothing. It runs once, when the pipeline is built, never per call."""
 
     def on_request(self, request: GuardRequest) -> Decision:
         """Inspect (and possibly rewrite or refuse) a request before the model sees it."""

@@ -23,6 +23,7 @@ from redwatch.guard import (
     parse_policy,
 )
 from redwatch.guard import keys as keys_module
+from redwatch.guard.context import StageContext
 from redwatch.guard.keys import (
     generate_api_key,
     hash_api_key,
@@ -192,7 +193,7 @@ def test_failed_calls_do_not_spend_the_quota() -> None:
 def test_keys_appear_nowhere_in_policy_events_or_stage_state(wine: WineCase) -> None:
     key, entry = api_key("secretive", "labels", requests=2, per="hour")
     policy = parse_policy({"stages": [{"name": "auth", "options": {"keys": [entry]}}]})
-    pipeline = GuardPipeline(policy, wine.spec, BUILTIN_STAGES)
+    pipeline = GuardPipeline(policy, StageContext(spec=wine.spec), BUILTIN_STAGES)
     secret = key.partition(".")[2]
     wrong = "secretive.guessed-secret-value-123"
     events: list[GuardEvent] = []

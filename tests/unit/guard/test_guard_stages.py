@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from redwatch.exceptions import UsageError
 from redwatch.guard import Action, Decision, GuardRequest, GuardResponse, GuardStage, StageOptions
+from redwatch.guard.context import StageContext
 from redwatch.guard.stages import BUILTIN_STAGES
 from redwatch.guard.stages.output import OutputStage, reverse_sigmoid
 from redwatch.guard.stages.sanitize import SanitizeStage
@@ -26,7 +27,7 @@ def wine() -> WineCase:
 
 
 def _build(cls: type[GuardStage], spec: InputSpec | None, **options: Any) -> GuardStage:
-    return cls.from_options(options, spec)
+    return cls.from_options(options, StageContext(spec=spec))
 
 
 def _response(case: WineCase, x: np.ndarray) -> GuardResponse:
@@ -57,10 +58,10 @@ def test_stage_conformance(name: str, wine: WineCase) -> None:
     assert cls.on_request.__doc__
     assert cls.on_response.__doc__
     with pytest.raises(UsageError, match=f"stage {name}: no_such_option: Extra inputs"):
-        cls.from_options({"no_such_option": 1}, wine.spec)
-    assert isinstance(cls.from_options({}, wine.spec).options, BaseModel)
+        cls.from_options({"no_such_option": 1}, StageContext(spec=wine.spec))
+    assert isinstance(cls.from_options({}, StageContext(spec=wine.spec)).options, BaseModel)
     options, key = _legitimate(name)
-    stage = cls.from_options(options, wine.spec)
+    stage = cls.from_options(options, StageContext(spec=wine.spec))
     x = wine.x[::5]
     request = GuardRequest(x, client="c1", key=key, payload_bytes=x.nbytes)
     decision = stage.on_request(request)

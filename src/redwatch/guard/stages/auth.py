@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from redwatch.exceptions import UsageError
+from redwatch.guard.context import StageContext
 from redwatch.guard.keys import KEY_ID_PATTERN, StoredKey, key_id, parse_stored, verify_api_key
 from redwatch.guard.lru import LruMap
 from redwatch.guard.stage import (
@@ -30,7 +31,6 @@ from redwatch.guard.stage import (
     GuardStage,
     StageOptions,
 )
-from redwatch.targets.spec import InputSpec
 
 WINDOW_SECONDS = {"hour": 3600.0, "day": 86400.0}
 Method = Literal["predict", "predict_proba"]
@@ -126,8 +126,8 @@ class AuthStage(GuardStage):
     options_model: ClassVar[type[StageOptions]] = AuthOptions
     options: AuthOptions
 
-    def __init__(self, options: StageOptions, spec: InputSpec | None = None) -> None:
-        super().__init__(options, spec)
+    def __init__(self, options: StageOptions, context: StageContext | None = None) -> None:
+        super().__init__(options, context)
         self._pepper = secrets.token_bytes(32)
         self._state = _State()
 
