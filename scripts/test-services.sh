@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the integration and browser tests start by themselves: PostgreSQL's server
-# binaries and Debian's Chromium (headless, for opening HTML reports).
+# binaries, Redis's server (shared guard rate limits), Debian's Chromium (headless, for
+# opening HTML reports), and wrk (the load generator of the guard proxy benchmark).
 # Idempotent: when initdb and pg_ctl are already present it only says where they are.
 set -euo pipefail
 
@@ -34,6 +35,16 @@ if command -v chromium >/dev/null; then
 else
     packages+=(chromium)
 fi
+if command -v redis-server >/dev/null; then
+    echo "Redis server: $(command -v redis-server)"
+else
+    packages+=(redis-server)
+fi
+if command -v wrk >/dev/null; then
+    echo "wrk (load generator): $(command -v wrk)"
+else
+    packages+=(wrk)
+fi
 [[ ${#packages[@]} -eq 0 ]] && exit 0
 
 if ! command -v apt-get >/dev/null; then
@@ -62,3 +73,5 @@ if ! bin_dir="$(find_pg_bin)"; then
 fi
 echo "PostgreSQL server binaries: $bin_dir"
 command -v chromium >/dev/null || { echo "chromium was installed but is not on PATH" >&2; exit 1; }
+command -v redis-server >/dev/null || { echo "redis-server was installed but is not on PATH" >&2; exit 1; }
+command -v wrk >/dev/null || { echo "wrk was installed but is not on PATH" >&2; exit 1; }

@@ -25,9 +25,10 @@ import pytest
 from sklearn.ensemble import RandomForestClassifier
 
 from redwatch.config import load_project_config
-from redwatch.demo.models import train_digits_logreg
+from redwatch.demo.models import train_credit_gbm, train_digits_logreg
 from redwatch.engine.planner import available_probes
 from redwatch.exceptions import QueryBudgetExceeded
+from redwatch.guard import GuardedModel, load_policy
 from redwatch.probes.base import Budget, Probe, ProbeContext
 from redwatch.targets.base import Target
 from redwatch.targets.constraints import parse_relation
@@ -80,9 +81,18 @@ SLOW = {"harden-fraud.sh"}  # about 40 s: hardening plus two campaigns
 EXIT: dict[str, set[int]] = {"harden-fraud.sh": {0, 1}}  # 1: robustness did not improve
 
 
+POLICY = ".policy.yaml"
+
+
 def _examples(*suffixes: str) -> list[Any]:
-    """The example files with these suffixes, slow ones marked."""
-    files = sorted(p for p in EXAMPLES.iterdir() if p.suffix in suffixes)
+    """The example files with these suffixes (guard policies, *.policy.yaml, only under
+    that suffix), slow ones marked."""
+    files = sorted(
+        p
+        for p in EXAMPLES.iterdir()
+        if (p.name.endswith(POLICY) and POLICY in suffixes)
+        or (p.suffix in suffixes and not p.name.endswith(POLICY))
+    )
     return [
         pytest.param(p, id=p.name, marks=[pytest.mark.slow] if p.name in SLOW else [])
         for p in files
@@ -210,10 +220,29 @@ def _digits_capabilities() -> Any:
 def test_yaml_examples_cover_the_documented_probes() -> None:
     covered = set()
     for example in EXAMPLES.glob("*.yaml"):
-        covered |= set(load_project_config(example).probes)
+        if not example.name.endswith(POLICY):
+            covered |= set(load_project_config(example).probes)
     evasion = {n for n in available_probes() if n.startswith("evasion.")}
     missing = sorted(evasion - covered - {"evasion.noise", "evasion.sensitivity"})
     assert not missing, f"no docs example sets options for {missing}"
+
+
+@pytest.mark.parametrize("example", _examples(POLICY))
+def test_policy_example_builds_and_guards_the_demo_model(
+    example: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A guard policy example loads, every stage builds (and calibrates) around the demo
+    credit model with its training rows as reference, and a clean call goes through."""
+    monkeypatch.setenv("REDWATCH_WATERMARK_KEY", "docs-example-watermark-key-0123456789")
+    demo = train_credit_gbm(seed=0)
+    spec = InputSpec.from_data(demo.x_train, demo.feature_names)
+    policy = load_policy(example)
+    guarded = GuardedModel(demo.model, policy, spec, reference=demo.x_train, base_dir=EXAMPLES)
+    guarded.build()
+    assert [stage.name for stage in guarded.pipeline.stages] == policy.stage_names()
+    if "auth" not in policy.stage_names():
+        proba = guarded.predict_proba(demo.x_test[:5])
+        assert proba.shape == (5, 2)
 
 
 @pytest.mark.parametrize("example", _examples(".txt"))
