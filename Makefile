@@ -51,6 +51,7 @@ bench: install-all
 	$(BIN)/python bench/bench_demo.py
 	$(BIN)/python bench/bench_integrity.py
 	$(BIN)/python bench/bench_harden.py
+	$(BIN)/python bench/bench_guard_latency.py
 	$(BIN)/python bench/table.py
 
 clean:

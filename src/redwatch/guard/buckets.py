@@ -3,9 +3,9 @@ in-memory backend. Time is the request's timestamp, never the wall clock, so the
 reproducible and replicas that share a backend agree.
 
 A bucket holds at most `burst` tokens and gains `rate` tokens per second; a call costing c
-passes when every bucket it touches holds c tokens, and then takes c from each. A Redis
-backend (so that proxy replicas share limits) implements the same `take` atomically in a
-server-side script; it is not built yet (docs/guard.md).
+passes when every bucket it touches holds c tokens, and then takes c from each. The Redis
+backend (redwatch.guard.redis_backend, so that replicas share limits) runs the same `take`
+atomically in a server-side script.
 """
 
 from __future__ import annotations
@@ -15,7 +15,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from redwatch.exceptions import RedwatchError
 from redwatch.guard.lru import LruMap
+
+
+class BackendError(RedwatchError):
+    """A shared backend could not be asked (server down, timeout); one line naming it."""
 
 
 @dataclass(frozen=True)
@@ -38,9 +43,14 @@ class Refusal:
 class Backend(Protocol):
     """Where bucket levels live. `take` must be atomic over all the buckets of one call."""
 
+    def connect(self) -> None:
+        """Check at build time that the store can be used; UsageError naming it otherwise."""
+        ...
+
     def take(self, buckets: Sequence[Bucket], cost: float, now: float) -> Refusal | None:
         """Take `cost` tokens from every bucket at time `now` and return None, or take
-        nothing and return the refusal with the longest wait."""
+        nothing and return the refusal with the longest wait; BackendError when a remote
+        store cannot be asked."""
         ...
 
 
@@ -71,6 +81,9 @@ class MemoryBackend:
         with self._lock:
             return len(self._levels)
 
+    def connect(self) -> None:
+        """Nothing to check: the buckets live in this process."""
+
     def take(self, buckets: Sequence[Bucket], cost: float, now: float) -> Refusal | None:
         """See Backend.take."""
         with self._lock:
@@ -100,4 +113,33 @@ class MemoryBackend:
         return level
 
 
-BACKENDS: dict[str, Callable[[int], Backend]] = {"memory": MemoryBackend}
+@dataclass(frozen=True)
+class BackendSettings:
+    """What a backend factory may need: the in-memory cap, and for a shared store its URL,
+    key prefix and per-command timeout (seconds)."""
+
+    max_tracked: int = 100_000
+    url: str | None = None
+    key_prefix: str = "redwatch:ratelimit:"
+    timeout_s: float = 0.25
+
+
+def memory_backend(settings: BackendSettings) -> Backend:
+    """Buckets in this process (each replica counts on its own)."""
+    return MemoryBackend(settings.max_tracked)
+
+
+def redis_backend(settings: BackendSettings) -> Backend:
+    """Buckets in Redis, shared by every replica that names the same server and prefix
+    (imported on demand: the redis client is only needed when it is used)."""
+    from redwatch.guard.redis_backend import RedisBackend
+
+    if settings.url is None:
+        raise ValueError("the redis backend needs a url")
+    return RedisBackend(settings.url, key_prefix=settings.key_prefix, timeout_s=settings.timeout_s)
+
+
+BACKENDS: dict[str, Callable[[BackendSettings], Backend]] = {
+    "memory": memory_backend,
+    "redis": redis_backend,
+}

@@ -143,7 +143,7 @@ def test_bad_options_are_one_line_errors() -> None:
     with pytest.raises(UsageError, match=r"^policy: stage ratelimit: per_key\.rate: .*greater"):
         RateLimitStage.from_options({"per_key": {"rate": 0, "burst": 1}})
     with pytest.raises(UsageError, match=r"^policy: stage ratelimit: backend: Input should be"):
-        RateLimitStage.from_options({"backend": "redis"})
+        RateLimitStage.from_options({"backend": "disk"})
 
 
 def test_bucket_state_is_bounded() -> None:

@@ -9,10 +9,18 @@ from redwatch.guard.stages.output import OutputStage
 from redwatch.guard.stages.ratelimit import RateLimitStage
 from redwatch.guard.stages.sanitize import SanitizeStage
 from redwatch.guard.stages.validate import ValidateStage
+from redwatch.guard.stages.watermark import WatermarkStage
 
 BUILTIN_STAGES: dict[str, type[GuardStage]] = {
     stage.name: stage
-    for stage in (AuthStage, RateLimitStage, ValidateStage, SanitizeStage, OutputStage)
+    for stage in (
+        AuthStage,
+        RateLimitStage,
+        ValidateStage,
+        SanitizeStage,
+        OutputStage,
+        WatermarkStage,
+    )
 }
 
 __all__ = [
@@ -22,4 +30,5 @@ __all__ = [
     "RateLimitStage",
     "SanitizeStage",
     "ValidateStage",
+    "WatermarkStage",
 ]

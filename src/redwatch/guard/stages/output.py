@@ -79,7 +79,8 @@ class OutputStage(GuardStage):
             cut = np.argsort(-out, axis=1, kind="stable")[:, opts.top_k :]
             np.put_along_axis(out, cut, 0.0, axis=1)
         if opts.decimals is not None:
-            out = _keep_argmax(np.round(out, opts.decimals), top)
+            step = 10.0 ** -opts.decimals
+            out = np.round(_keep_argmax(np.round(out, opts.decimals), top, step), opts.decimals)
         if opts.label_only:
             out = np.zeros_like(out)
             out[np.arange(len(out)), top] = 1.0
@@ -96,13 +97,27 @@ def reverse_sigmoid(proba: np.ndarray, beta: float, gamma: float) -> np.ndarray:
     return np.where(total > 0, perturbed / np.where(total > 0, total, 1.0), proba)
 
 
-def _keep_argmax(proba: np.ndarray, top: np.ndarray) -> np.ndarray:
-    """Swap values so that column `top` holds each row's largest entry again (ties count
-    as a change, so the label the client reads is always the model's)."""
-    out = proba.copy()
-    rows = np.arange(len(out))
-    now = out.argmax(axis=1)
-    wrong = (now != top) | (out[rows, top] < out[rows, now])
-    for r in np.flatnonzero(wrong):
-        out[r, top[r]], out[r, now[r]] = out[r, now[r]], out[r, top[r]]
+def _keep_argmax(proba: np.ndarray, top: np.ndarray, step: float = 1e-12) -> np.ndarray:
+    """Make column `top` each row's strict maximum again, so that the label the client reads
+    is always the model's: a smaller top value is swapped with the largest rival; a tie
+    (e.g. two classes rounded to 0.5) moves `step` (one unit of the last kept decimal) from
+    the rival to the top class."""
+    out = proba
+    rows = np.arange(len(proba))
+    for _ in range(proba.shape[1]):
+        others = out.copy()
+        others[rows, top] = -np.inf
+        rival = others.argmax(axis=1)
+        wrong = np.flatnonzero(others[rows, rival] >= out[rows, top])
+        if wrong.size == 0:  # the common case: nothing to change
+            return out
+        if out is proba:
+            out = proba.copy()
+        for r in wrong:
+            mine, theirs = out[r, top[r]], out[r, rival[r]]
+            if mine < theirs:
+                out[r, top[r]], out[r, rival[r]] = theirs, mine
+            else:
+                out[r, top[r]] = mine + step
+                out[r, rival[r]] = max(0.0, theirs - step)
     return out

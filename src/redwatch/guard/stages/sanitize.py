@@ -44,7 +44,7 @@ class SanitizeStage(GuardStage):
             return Decision.allow()
         rows = request.rows
         out = self.repair(rows, self.spec)
-        changed = ~np.isclose(out, rows, rtol=0.0, atol=0.0).all(axis=1)
+        changed = (out != rows).any(axis=1)  # exact comparison (NaN counts as changed)
         if not changed.any():
             return Decision.allow()
         biggest = float(np.max(np.abs(out - rows)))
@@ -57,9 +57,10 @@ class SanitizeStage(GuardStage):
     def repair(self, rows: np.ndarray, spec: InputSpec) -> np.ndarray:
         """The repaired copy of `rows` (the configured steps, in a fixed order)."""
         opts = self.options
-        out = np.array(rows, dtype=np.float64, copy=True)
         if opts.clip:
-            out = np.clip(out, spec.lower, spec.upper)
+            out = np.clip(np.asarray(rows, dtype=np.float64), spec.lower, spec.upper)
+        else:
+            out = np.array(rows, dtype=np.float64, copy=True)
         if opts.squeeze_bits is not None:
             levels = 2**opts.squeeze_bits - 1
             unit = (out - spec.lower) / spec.scale
