@@ -7,6 +7,7 @@ timeout; every failure becomes a StoreError naming the URL with its password mas
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import time
 from pathlib import Path
@@ -83,18 +84,19 @@ def _prepare_sqlite_file(parsed: URL) -> None:
         raise StoreError(f"cannot create directory {folder} for the database: {exc}") from None
 
 
-def _install_sqlite_hooks(engine: Engine, in_memory: bool) -> None:
+def _install_sqlite_hooks(engine: Engine, in_memory: bool, busy_timeout_s: float) -> None:
     """Foreign keys, WAL (readers never wait for the writer) and SQLAlchemy, not the driver,
-    issuing BEGIN, so that DDL is transactional and writers lock up front."""
+    issuing BEGIN, so that DDL is transactional and writers lock up front; a writer waits at
+    most `busy_timeout_s` for another one's lock."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+        cursor.execute(f"PRAGMA busy_timeout={round(busy_timeout_s * 1000)}")
         if not in_memory:
-            _enable_wal(cursor)
+            _enable_wal(cursor, busy_timeout_s)
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -103,11 +105,11 @@ def _install_sqlite_hooks(engine: Engine, in_memory: bool) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
-def _enable_wal(cursor: Any) -> None:
+def _enable_wal(cursor: Any, busy_timeout_s: float) -> None:
     """Switch the file to WAL once (the mode persists in the file). SQLite answers "locked"
     at once, without its busy handler, when another connection is creating the database at
     the same moment, so the switch is retried until the busy timeout."""
-    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    deadline = time.monotonic() + busy_timeout_s
     while True:
         try:
             if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
@@ -119,11 +121,13 @@ def _enable_wal(cursor: Any) -> None:
             time.sleep(0.05)
 
 
-def _create_engine(parsed: URL) -> Engine:
-    """Build the engine for a parsed URL; a missing dialect or driver is a StoreError."""
+def _create_engine(parsed: URL, timeout_s: float | None = None) -> Engine:
+    """Build the engine for a parsed URL; a missing dialect or driver is a StoreError.
+    `timeout_s` bounds connecting (PostgreSQL, whole seconds) or waiting for a lock (SQLite)."""
     options: dict[str, Any] = {"json_serializer": _json_dumps}
     if parsed.get_backend_name() == "postgresql":
-        options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
+        connect_s = CONNECT_TIMEOUT_S if timeout_s is None else max(1, math.ceil(timeout_s))
+        options["connect_args"] = {"connect_timeout": connect_s}
         options["pool_pre_ping"] = True
     try:
         engine = create_engine(parsed, **options)
@@ -132,7 +136,8 @@ def _create_engine(parsed: URL) -> Engine:
     except (ArgumentError, TypeError) as exc:
         raise StoreError(f"invalid database URL {mask_url(parsed)!r}: {exc}") from None
     if parsed.get_backend_name() == "sqlite":
-        _install_sqlite_hooks(engine, in_memory=_is_memory(parsed))
+        busy_s = SQLITE_BUSY_TIMEOUT_S if timeout_s is None else timeout_s
+        _install_sqlite_hooks(engine, in_memory=_is_memory(parsed), busy_timeout_s=busy_s)
     return engine
 
 
@@ -167,12 +172,13 @@ def _upgrade_schema(engine: Engine) -> None:
         ) from None
 
 
-def open_engine(url: str) -> Engine:
-    """Engine for `url`, connected once and migrated to the newest schema."""
+def open_engine(url: str, timeout_s: float | None = None) -> Engine:
+    """Engine for `url`, connected once and migrated to the newest schema. `timeout_s`
+    overrides the default connect timeout (PostgreSQL) or busy timeout (SQLite)."""
     parsed = _parse(url)
     if parsed.get_backend_name() == "sqlite":
         _prepare_sqlite_file(parsed)
-    engine = _create_engine(parsed)
+    engine = _create_engine(parsed, timeout_s)
     try:
         _check_connection(engine)
         _upgrade_schema(engine)

@@ -1,4 +1,5 @@
-"""SQLAlchemy models of the store: targets, campaigns and the findings each campaign produced.
+"""SQLAlchemy models of the store: targets, campaigns, the findings each campaign produced,
+and the events the runtime guard recorded.
 
 Types are chosen to behave the same on SQLite and PostgreSQL: plain JSON (keeps key order,
 unlike JSONB) and timestamps that always come back timezone-aware in UTC.
@@ -130,3 +131,21 @@ class FindingRow(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
 
     campaign: Mapped[CampaignRow] = relationship(back_populates="findings")
+
+
+class EventRow(Base):
+    """One guard event, keyed by the event's own id so that replaying a spool twice stores
+    it once. `source` names the deployment (proxy, service) that recorded it."""
+
+    __tablename__ = "events"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(255))
+    time: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    stage: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    client: Mapped[str] = mapped_column(String(255), index=True)
+    detail: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,20 +1,24 @@
-"""Store: campaigns and findings in SQLite or PostgreSQL, behind one small interface.
+"""Store: campaigns, findings and guard events in SQLite or PostgreSQL, behind one small
+interface.
 
-Only the engine writes here. Completing a campaign is one transaction: either every finding
-row and the report land together, or none does and the campaign is marked failed.
+Only the engine (campaigns) and the guard's event recorder (events) write here. Completing a
+campaign is one transaction: either every finding row and the report land together, or none
+does and the campaign is marked failed. A batch of events is one transaction too, and an
+event whose id is stored already is skipped, so replaying a spool is always safe.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import Insert, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,7 +27,8 @@ from redwatch.exceptions import StoreError, UsageError
 from redwatch.findings import Severity
 from redwatch.store import views
 from redwatch.store.database import WRITE, mask_url, open_engine, reason
-from redwatch.store.models import CampaignRow, FindingRow, TargetRow, utcnow
+from redwatch.store.events import EventLike, event_document, event_values
+from redwatch.store.models import CampaignRow, EventRow, FindingRow, TargetRow, utcnow
 
 if TYPE_CHECKING:
     from redwatch.results import CampaignResult
@@ -45,9 +50,10 @@ class Store:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
-    def open(cls, url: str) -> Store:
-        """Connect to `url`, creating the SQLite folder and upgrading the schema to head."""
-        return cls(open_engine(url))
+    def open(cls, url: str, *, timeout_s: float | None = None) -> Store:
+        """Connect to `url`, creating the SQLite folder and upgrading the schema to head.
+        `timeout_s` bounds connecting (PostgreSQL) or waiting for SQLite's write lock."""
+        return cls(open_engine(url, timeout_s))
 
     @property
     def url(self) -> str:
@@ -161,7 +167,46 @@ class Store:
             row.error = error
             row.finished_at = utcnow()
 
+    def add_events(self, events: Iterable[EventLike], source: str) -> int:
+        """Insert guard events (GuardEvent objects or their to_dict() mappings) in one
+        transaction and return how many were new: an id stored already is skipped (ON
+        CONFLICT DO NOTHING), so a batch may be sent again after a crash. `source` names the
+        recording deployment unless an event mapping carries its own. DataError on a
+        malformed event (nothing is written then)."""
+        unique = {row["id"]: row for row in (event_values(e, source) for e in events)}
+        if not unique:
+            return 0
+        with self._transaction(f"store {len(unique)} event(s)", write=True) as session:
+            return _insert_new_events(session.connection(), list(unique.values()))
+
     # -- reading -------------------------------------------------------------------------
+
+    def list_events(
+        self,
+        *,
+        kind: str | None = None,
+        stage: str | None = None,
+        client: str | None = None,
+        source: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Stored events, newest first, filtered by exact kind, stage, client and source and
+        by time (at or after `since`, a timezone-aware datetime; naive means UTC)."""
+        with self._transaction("list events") as session:
+            query = select(EventRow)
+            for column, value in (
+                (EventRow.kind, kind),
+                (EventRow.stage, stage),
+                (EventRow.client, client),
+                (EventRow.source, source),
+            ):
+                if value is not None:
+                    query = query.where(column == value)
+            if since is not None:
+                query = query.where(EventRow.time >= since)
+            query = query.order_by(EventRow.time.desc(), EventRow.id).limit(max(limit, 0))
+            return [event_document(row) for row in session.scalars(query)]
 
     def history(self, target: str) -> list[set[str]]:
         """Fingerprint sets of the completed campaigns on `target`, oldest first."""
@@ -275,6 +320,21 @@ class Store:
         for campaign_id, label, n in rows:
             out[campaign_id][label] = int(n)
         return out
+
+
+def _insert_new_events(conn: Connection, rows: list[dict[str, Any]]) -> int:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id on SQLite and PostgreSQL (the returned
+    ids are the new rows); elsewhere, insert the ids that are not stored yet."""
+    name = conn.dialect.name
+    if name in ("sqlite", "postgresql"):
+        module = sqlite if name == "sqlite" else postgresql
+        statement: Insert = module.insert(EventRow).on_conflict_do_nothing(index_elements=["id"])
+        return len(conn.execute(statement.returning(EventRow.id), rows).all())
+    stored = set(conn.scalars(select(EventRow.id).where(EventRow.id.in_([r["id"] for r in rows]))))
+    new = [row for row in rows if row["id"] not in stored]
+    if new:
+        conn.execute(insert(EventRow), new)
+    return len(new)
 
 
 def _latest_completed() -> Any:
