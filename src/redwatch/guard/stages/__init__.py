@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from redwatch.guard.stage import GuardStage
 from redwatch.guard.stages.auth import AuthStage
+from redwatch.guard.stages.extraction import ExtractionStage
 from redwatch.guard.stages.output import OutputStage
 from redwatch.guard.stages.ratelimit import RateLimitStage
 from redwatch.guard.stages.sanitize import SanitizeStage
@@ -20,12 +21,14 @@ BUILTIN_STAGES: dict[str, type[GuardStage]] = {
         SanitizeStage,
         OutputStage,
         WatermarkStage,
+        ExtractionStage,
     )
 }
 
 __all__ = [
     "BUILTIN_STAGES",
     "AuthStage",
+    "ExtractionStage",
     "OutputStage",
     "RateLimitStage",
     "SanitizeStage",
