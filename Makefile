@@ -55,6 +55,7 @@ bench: install-all
 	$(BIN)/python bench/bench_guard_extraction.py
 	$(BIN)/python bench/bench_guard_queries.py
 	$(BIN)/python bench/bench_guard_events.py
+	$(BIN)/python bench/bench_guard_proxy.py
 	$(BIN)/python bench/table.py
 
 clean:

@@ -65,6 +65,8 @@ EXPECT: dict[str, tuple[str, ...]] = {
     "fraud_data.py": ("wrote", "800 rows"),
     "scan-model-file.sh": ("exit code: ",),
     "harden-fraud.sh": ("robustness", "hardened model: fraud-hardened/model.joblib"),
+    "guard-patch.sh": ("verify exit code: ",),
+    "guard-proxy.sh": ("guard exit code: 0", "redwatch guard: stopped"),
 }
 WRITES: dict[str, tuple[str, ...]] = {
     "python_api.py": ("o/report.json",),
@@ -73,10 +75,12 @@ WRITES: dict[str, tuple[str, ...]] = {
         f"o/report/report.{ext}" for ext in ("json", "html", "sarif", "xml", "md")
     ),
     "harden-fraud.sh": ("fraud-hardened/harden.json", "fraud-hardened/model.joblib"),
+    "guard-patch.sh": ("o/patch.policy.yaml", "o/verify.json", "o/analytics.key"),
 }
 SETUP: dict[str, Callable[[Path], None]] = {"harden-fraud.sh": _fraud_folder}
 CHECK: dict[str, Callable[[Path], None]] = {"harden-fraud.sh": _harden_record}
-SLOW = {"harden-fraud.sh"}  # about 40 s: hardening plus two campaigns
+# about 40 s: hardening plus two campaigns; a campaign, a policy and a replay; ~12 s
+SLOW = {"harden-fraud.sh", "guard-patch.sh", "watermark_verify.py"}
 # Exit codes other than 0 that an example may end with, and why.
 EXIT: dict[str, set[int]] = {"harden-fraud.sh": {0, 1}}  # 1: robustness did not improve
 

