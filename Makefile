@@ -52,6 +52,7 @@ bench: install-all
 	$(BIN)/python bench/bench_integrity.py
 	$(BIN)/python bench/bench_harden.py
 	$(BIN)/python bench/bench_guard_latency.py
+	$(BIN)/python bench/bench_guard_detection.py
 	$(BIN)/python bench/bench_guard_extraction.py
 	$(BIN)/python bench/bench_guard_queries.py
 	$(BIN)/python bench/bench_guard_events.py
