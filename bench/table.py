@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from table_guard import guard_rows
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -200,6 +202,8 @@ def table() -> str:
             *demo_rows(),
             "",
             *integrity_rows(),
+            "",
+            *guard_rows(),
         ]
     )
 
