@@ -4,7 +4,9 @@ Run: python bench/bench_guard_proxy.py [--duration 10] [--rounds 3]
      → bench/results/guard_proxy.json
 
 Servers (each uvicorn, one worker, on 127.0.0.1):
-- direct: `serve.model_app(demo credit GBM)`, the unguarded upstream;
+- direct: `serve.model_app(demo credit GBM)`, the unguarded upstream (its start-up heap
+  frozen out of the garbage collector, as the guard freezes its own: otherwise its full
+  collections put 20-40 ms outliers into the p99 of direct and proxy alike);
 - proxy: `redwatch guard --upstream <direct> --data credit.csv` with the default policy;
 - proxy (no stages): the same with an empty policy, to split the HTTP hop from the stages;
 - model: `redwatch guard --model credit.joblib --data credit.csv`: the guard serving the
@@ -54,9 +56,11 @@ GOAL_RATIO = 0.8
 GOAL_ADDED_P99_MS = 5.0
 GUARDS = ("proxy", "proxy-no-stages", "model")
 UPSTREAM_SCRIPT = """
-import sys, joblib, uvicorn
+import gc, sys, joblib, uvicorn
 from redwatch.guard.http.serve import model_app
 model = joblib.load(sys.argv[1])  # the benchmark's own file, written just before
+gc.collect()
+gc.freeze()  # as the guard does when it serves: no 20-40 ms full collections of this heap
 uvicorn.run(model_app(model), host="127.0.0.1", port=int(sys.argv[2]),
             log_level="warning", access_log=False)
 """
@@ -220,7 +224,7 @@ def parse_wrk(output: str) -> dict[str, float]:
 
 def _wrk(url: str, lua: Path, connections: int, seconds: float) -> dict[str, float]:
     """One wrk run against url/predict_proba; SystemExit on any answer but 200."""
-    command = [WRK, "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s"]
+    command = [WRK, "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s"]
     command += ["--latency", "-s", str(lua)]
     done = subprocess.run(
         [*command, f"{url}/predict_proba"],
@@ -230,7 +234,9 @@ def _wrk(url: str, lua: Path, connections: int, seconds: float) -> dict[str, flo
         timeout=600,
     )
     if done.returncode != 0 or done.stderr.strip():
-        raise SystemExit(f"wrk failed ({done.returncode}): {done.stderr.strip()[:500]}")
+        raise SystemExit(
+            f"wrk failed ({done.returncode}): {(done.stderr or done.stdout).strip()[:500]}"
+        )
     result = parse_wrk(done.stdout)
     if result["non_2xx"] or result["socket_errors"]:
         raise SystemExit(f"{url}: answers other than 200 under load:\n{done.stdout}")
@@ -246,6 +252,7 @@ def _run(server: Server, upstream: Server, lua: Path, connections: int, seconds:
     used = {pid: _cpu_s(pid) - before[pid] for pid in pids}
     result["cpu_ms_per_request"] = 1e3 * used[server.pid] / result["requests"]
     result["upstream_cpu_ms_per_request"] = 1e3 * used[upstream.pid] / result["requests"]
+    result["load_average_1m"] = round(os.getloadavg()[0], 2)  # how shared the machine was
     server.runs["loaded" if connections > 1 else "unloaded"].append(result)
 
 

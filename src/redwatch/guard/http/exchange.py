@@ -92,7 +92,7 @@ class GuardExchange:
         events: list[GuardEvent] = []
         client = client_id(scope)
         try:
-            reply = await self._guarded(scope, receive, method, backend, events, clock)
+            reply = await self._guarded(scope, receive, method, backend, events, clock, client)
         except GuardBlocked as exc:
             events.extend(exc.events)
             wait = retry_after(exc.events) if exc.status == 429 else None
@@ -121,11 +121,12 @@ class GuardExchange:
         backend: Backend,
         events: list[GuardEvent],
         clock: _Clock,
+        client: str,
     ) -> Reply:
         """The happy path; refusals leave as GuardBlocked, HttpError or Relay."""
         body = await self._read(scope, receive, clock)
         rows = parse_instances(body)
-        request = GuardRequest(rows, client_id(scope), api_key(scope), len(body), method=method)
+        request = GuardRequest(rows, client, api_key(scope), len(body), method=method)
         request, before = self.pipeline.on_request(request)
         events.extend(before)
         require_usable(request.rows)

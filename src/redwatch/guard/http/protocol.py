@@ -34,6 +34,9 @@ KINDS = {
     504: "upstream_timeout",
 }
 INTERNAL_ERROR = "internal error (see server log)"
+# Built once: json.loads / json.dumps with options build a fresh decoder / encoder per call.
+_FLOATS = json.JSONDecoder(parse_int=float)
+_COMPACT = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
 
 class HttpError(Exception):
@@ -86,7 +89,7 @@ def parse_instances(body: bytes) -> np.ndarray:
     wrong otherwise. NaN and Infinity literals pass (as non-finite floats) so that the
     `validate` stage can record and refuse them with 422."""
     try:
-        data = json.loads(body, parse_int=float)
+        data = _FLOATS.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
     except (ValueError, RecursionError) as exc:
         raise HttpError(f"body is not valid JSON ({_reason(exc)})", 400) from None
     if not isinstance(data, dict):
@@ -128,6 +131,8 @@ def require_usable(rows: np.ndarray, n_features: int | None = None) -> None:
         raise HttpError(f"expected a non-empty 2-D array of rows, got shape {rows.shape}", 400)
     if n_features is not None and rows.shape[1] != n_features:
         raise HttpError(f"rows have {rows.shape[1]} features, the model expects {n_features}", 400)
+    if np.isfinite(rows).all():
+        return
     bad = ~np.isfinite(rows).all(axis=1)
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
@@ -197,10 +202,11 @@ def _matrix(value: Any, n_rows: int, source: str) -> np.ndarray:
         raise HttpError(bad, 502)
     if matrix.shape[0] != n_rows:
         raise HttpError(f"{source} answered {matrix.shape[0]} rows for {n_rows} instances", 502)
-    matrix = matrix.astype(np.float64)
-    if not np.isfinite(matrix).all():
-        raise HttpError(f"{source} probabilities contain NaN or infinite values", 502)
-    if matrix.min() < -1e-6 or matrix.max() > 1 + 1e-6:
+    if matrix.dtype != np.float64:
+        matrix = matrix.astype(np.float64)
+    if not (matrix.min() >= -1e-6 and matrix.max() <= 1 + 1e-6):  # NaN fails both
+        if not np.isfinite(matrix).all():
+            raise HttpError(f"{source} probabilities contain NaN or infinite values", 502)
         raise HttpError(f"{source} probabilities lie outside [0, 1]", 502)
     return matrix
 
@@ -238,7 +244,7 @@ def _plain(values: np.ndarray) -> list[Any]:
 
 def _dumps(value: Any) -> bytes:
     """Compact, strict JSON (NaN refused: callers check finiteness first)."""
-    return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
+    return _COMPACT.encode(value).encode()
 
 
 def _reason(exc: BaseException) -> str:

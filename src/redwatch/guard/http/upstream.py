@@ -1,21 +1,32 @@
-"""The proxy's way to the model behind it: one shared httpx.AsyncClient (pooled connections,
-bounded), timeouts from ProxySettings, and a circuit breaker that stops hammering an upstream
-that keeps failing. Every failure becomes an HttpError naming what went wrong: 502 (refused,
-5xx, garbage answer), 503 with Retry-After (breaker open), 504 (too slow)."""
+"""The proxy's way to the model behind it: a pooled keep-alive connection to the upstream,
+timeouts from ProxySettings, and a circuit breaker that stops hammering an upstream that
+keeps failing. Every failure becomes an HttpError naming what went wrong: 502 (refused,
+5xx, garbage answer), 503 with Retry-After (breaker open), 504 (too slow).
+
+An http:// upstream goes through client.HttpPool (minimal asyncio HTTP/1.1, about a tenth of
+httpx's CPU per call); an https:// upstream, or a test's in-process transport, goes through
+httpx, which brings TLS."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import time
 from collections.abc import Callable
 from functools import cached_property
 
-import anyio
 import httpx
 import numpy as np
 
 from redwatch.exceptions import UsageError
+from redwatch.guard.http.client import (
+    AnswerError,
+    ClientError,
+    ConnectFailed,
+    ConnectTimeout,
+    HttpPool,
+)
 from redwatch.guard.http.protocol import HttpError, one_line, parse_answer, request_body
 from redwatch.guard.http.settings import ProxySettings
 from redwatch.guard.stage import GuardResponse
@@ -99,8 +110,24 @@ class Upstream:
         return CircuitBreaker(self.settings.breaker_failures, self.settings.breaker_reset_s)
 
     @cached_property
+    def uses_pool(self) -> bool:
+        """True when calls go through HttpPool (plain http:// and no test transport)."""
+        return self.transport is None and self.base_url.lower().startswith("http://")
+
+    @cached_property
+    def pool(self) -> HttpPool:
+        """The keep-alive pool for an http:// upstream."""
+        s = self.settings
+        return HttpPool(
+            self.base_url.rstrip("/"),
+            max_connections=s.max_connections,
+            connect_timeout_s=s.connect_timeout_s,
+            max_body_bytes=MAX_ANSWER_BYTES,
+        )
+
+    @cached_property
     def client(self) -> httpx.AsyncClient:
-        """The shared client: pooled keep-alive connections, connect and read timeouts."""
+        """The httpx client for https:// (or a test transport): pooled, with timeouts."""
         s = self.settings
         return httpx.AsyncClient(
             base_url=self.base_url.rstrip("/"),
@@ -127,10 +154,19 @@ class Upstream:
             raise UsageError(
                 f"upstream must be an http(s) URL like http://host:port, got {self.base_url!r}"
             )
+        if self.uses_pool:
+            try:
+                _ = self.pool.origin
+            except ValueError:
+                raise UsageError(
+                    f"upstream must be a base URL like http://host:port, got {self.base_url!r}"
+                ) from None
         return self
 
     async def aclose(self) -> None:
         """Close the pooled connections (app shutdown)."""
+        if "pool" in self.__dict__:
+            await self.pool.aclose()
         if "client" in self.__dict__:
             await self.client.aclose()
 
@@ -158,32 +194,50 @@ class Upstream:
     async def _exchange(self, rows: np.ndarray, method: str) -> GuardResponse:
         """One POST within the overall deadline; transport failures as HttpError."""
         limit = self.settings.upstream_timeout_s + self.settings.connect_timeout_s
+        post = self._pooled if self.uses_pool else self._httpx
         try:
-            with anyio.fail_after(limit):
-                status, raw = await self._post(f"/{method}", request_body(rows))
+            async with asyncio.timeout(limit):
+                status, raw = await post(f"/{method}", request_body(rows))
         except (TimeoutError, httpx.TimeoutException):
             raise HttpError(
                 f"upstream did not answer within {self.settings.upstream_timeout_s:g} s", 504
             ) from None
-        except httpx.ConnectError as exc:
-            raise HttpError(f"upstream unreachable ({one_line(str(exc))})", 502) from None
-        except httpx.TransportError as exc:
-            raise HttpError(f"upstream connection failed ({type(exc).__name__})", 502) from None
         if status != 200:
             raise _status_error(status, raw)
         return parse_answer(raw, rows.shape[0], method, "upstream")
 
-    async def _post(self, path: str, body: bytes) -> tuple[int, bytes]:
-        """POST `body`; the status and at most MAX_ANSWER_BYTES of answer (HttpError past)."""
+    async def _pooled(self, path: str, body: bytes) -> tuple[int, bytes]:
+        """POST through HttpPool; its failures as HttpError (timeouts pass as TimeoutError)."""
+        try:
+            answer = await self.pool.post(path, body)
+        except ConnectTimeout as exc:
+            raise HttpError(str(exc), 504) from None
+        except ConnectFailed as exc:
+            raise HttpError(f"upstream unreachable ({exc})", 502) from None
+        except AnswerError as exc:
+            raise HttpError(str(exc), 502) from None
+        except ClientError as exc:
+            raise HttpError(f"upstream connection failed ({exc})", 502) from None
+        return answer.status, answer.body
+
+    async def _httpx(self, path: str, body: bytes) -> tuple[int, bytes]:
+        """POST through httpx; the status and at most MAX_ANSWER_BYTES of answer."""
         headers = {"content-type": "application/json", "accept": "application/json"}
-        async with self.client.stream("POST", path, content=body, headers=headers) as answer:
-            parts, size = [], 0
-            async for chunk in answer.aiter_bytes():
-                size += len(chunk)
-                if size > MAX_ANSWER_BYTES:
-                    raise HttpError(f"upstream answer exceeds {MAX_ANSWER_BYTES} bytes", 502)
-                parts.append(chunk)
-            return answer.status_code, b"".join(parts)
+        try:
+            async with self.client.stream("POST", path, content=body, headers=headers) as answer:
+                parts, size = [], 0
+                async for chunk in answer.aiter_bytes():
+                    size += len(chunk)
+                    if size > MAX_ANSWER_BYTES:
+                        raise HttpError(f"upstream answer exceeds {MAX_ANSWER_BYTES} bytes", 502)
+                    parts.append(chunk)
+                return answer.status_code, b"".join(parts)
+        except httpx.TimeoutException:
+            raise
+        except httpx.ConnectError as exc:
+            raise HttpError(f"upstream unreachable ({one_line(str(exc))})", 502) from None
+        except httpx.TransportError as exc:
+            raise HttpError(f"upstream connection failed ({type(exc).__name__})", 502) from None
 
 
 def _status_error(status: int, raw: bytes) -> HttpError:
