@@ -391,6 +391,9 @@ def test_only_http_urls_go_through_the_pool() -> None:
         Upstream("http://10.0.0.5:8000/x?y=1").check()
     with pytest.raises(ValueError, match="http://"):
         _ = HttpPool("https://models.example").origin
+    request = HttpPool("http://bücher.example/a b/").request_bytes("/predict", b"{}")
+    assert request.startswith(b"POST /a%20b/predict HTTP/1.1\r\nHost: xn--bcher-kva.example\r\n")
+    assert request.endswith(b"Content-Length: 2\r\n\r\n{}")
 
 
 def test_parse_head_reads_status_headers_and_keep_alive() -> None:
@@ -408,6 +411,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_POST(self) -> None:
+        """Answer every POST with the predict_proba answer, keeping the connection."""
         self.rfile.read(int(self.headers["content-length"]))
         body = json.dumps(PROBA).encode()
         self.send_response(200)

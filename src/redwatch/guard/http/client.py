@@ -18,7 +18,7 @@ import os
 import socket
 from dataclasses import dataclass
 from functools import cached_property
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_HEADERS = 100
@@ -66,9 +66,15 @@ class Origin:
             raise ValueError(f"not an http://host[:port] base URL: {base_url!r}")
         port = parts.port or 80
         host = parts.hostname
+        if not host.isascii():
+            try:
+                host = host.encode("idna").decode("ascii")
+            except UnicodeError:
+                raise ValueError(f"not a valid host name: {parts.hostname!r}") from None
         name = f"[{host}]" if ":" in host else host
         authority = name if port == 80 else f"{name}:{port}"
-        return cls(host, port, parts.path.rstrip("/"), authority)
+        path = quote(parts.path.rstrip("/"), safe="/%:@!$&'()*+,;=-._~")  # ASCII on the wire
+        return cls(host, port, path, authority)
 
 
 class _Counting(asyncio.StreamReaderProtocol):
