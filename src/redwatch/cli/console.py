@@ -45,9 +45,10 @@ def progress_bar(name: str) -> Iterator[Callable[[float, str], None]]:
         yield update
 
 
-def open_store() -> Store:
-    """The store named by REDWATCH_DB_URL, or the SQLite file under REDWATCH_HOME."""
-    return Store.open(Settings.from_env().db_url)
+def open_store(db: str | None = None) -> Store:
+    """The store named by `db` (a --db option), else by REDWATCH_DB_URL, else the SQLite
+    file under REDWATCH_HOME."""
+    return Store.open(db or Settings.from_env().db_url)
 
 
 def parse_shape(text: str | None) -> tuple[int, ...] | None:

@@ -14,8 +14,8 @@ import typer
 from rich import box
 from rich.table import Table
 
-from redwatch.cli.console import err, out, parse_shape
-from redwatch.config import Settings, load_project_config
+from redwatch.cli.console import err, open_store, out, parse_shape
+from redwatch.config import load_project_config
 from redwatch.engine.campaign import ScanOptions, prepare_input
 from redwatch.engine.data import load_csv
 from redwatch.exceptions import UsageError
@@ -54,7 +54,7 @@ def policy(
     ),
 ) -> None:
     """Write a guard policy (a virtual patch) that answers a campaign's findings."""
-    with _open_store(db) as store:
+    with open_store(db) as store:
         campaign, findings = campaign_findings(store, from_campaign)
     settings = PatchSettings(local_model=not no_local_model)
     if data is not None:
@@ -84,7 +84,7 @@ def verify(
     trust_model: bool = typer.Option(False, "--trust-model", help="Load even if unsafe."),
 ) -> None:
     """Replay a campaign's recorded adversarial inputs through a guard policy."""
-    with _open_store(db) as store:
+    with open_store(db) as store:
         campaign, findings = campaign_findings(store, campaign_id)
     guard_policy, left_out = replay_policy(load_policy(policy_file))
     project = load_project_config(config)
@@ -139,11 +139,6 @@ def campaign_findings(store: Store, campaign_id: str) -> tuple[dict[str, Any], l
             f"campaign {header.get('id', campaign_id)} ({status}) has no findings: nothing to do"
         )
     return header, findings
-
-
-def _open_store(db: str | None) -> Store:
-    """The store named by --db, else by the environment (as every command)."""
-    return Store.open(db if db else Settings.from_env().db_url)
 
 
 def _data_spec(data: Path) -> InputSpec:

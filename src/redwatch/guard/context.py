@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from redwatch.exceptions import DataError, UsageError
+from redwatch.exceptions import DataError, UsageError, first_line
 from redwatch.targets.spec import InputSpec
 
 ProbaFn = Callable[[np.ndarray], np.ndarray]
@@ -85,7 +85,7 @@ def load_reference(path: Path) -> np.ndarray:
         else:
             raise DataError(f"{path}: reference data must be .npy or .csv, not {suffix or 'none'}")
     except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: cannot read reference data ({_first_line(exc)})") from None
+        raise DataError(f"{path}: cannot read reference data ({first_line(exc)})") from None
     return _checked(np.asarray(rows), path)
 
 
@@ -122,8 +122,3 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__

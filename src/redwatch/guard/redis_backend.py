@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from redwatch.exceptions import UsageError
+from redwatch.exceptions import UsageError, first_line
 from redwatch.guard.buckets import BackendError, Bucket, Refusal
 
 DEFAULT_PREFIX = "redwatch:ratelimit:"
@@ -111,7 +111,7 @@ class RedisBackend:
                 retry=Retry(NoBackoff(), 1),
             )
         except ValueError as exc:
-            raise UsageError(f"bad redis url {masked_url(self.url)} ({_first_line(exc)})") from None
+            raise UsageError(f"bad redis url {masked_url(self.url)} ({first_line(exc)})") from None
 
     @cached_property
     def script(self) -> Any:
@@ -127,7 +127,7 @@ class RedisBackend:
             self.client.script_load(TAKE_SCRIPT)
         except redis.RedisError as exc:
             raise UsageError(
-                f"cannot reach redis at {masked_url(self.url)} ({_first_line(exc)})"
+                f"cannot reach redis at {masked_url(self.url)} ({first_line(exc)})"
             ) from None
 
     def take(self, buckets: Sequence[Bucket], cost: float, now: float) -> Refusal | None:
@@ -145,7 +145,7 @@ class RedisBackend:
             answer = self.script(keys=keys, args=args)
         except redis.RedisError as exc:
             raise BackendError(
-                f"redis at {masked_url(self.url)}: {type(exc).__name__}: {_first_line(exc)}"
+                f"redis at {masked_url(self.url)}: {type(exc).__name__}: {first_line(exc)}"
             ) from None
         if answer is None:
             return None
@@ -156,9 +156,3 @@ class RedisBackend:
         """Drop the client's connections (tests and shutdown)."""
         if "client" in self.__dict__:
             self.client.close()
-
-
-def _first_line(exc: BaseException) -> str:
-    """The exception's message as one line (its type when it has none)."""
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
