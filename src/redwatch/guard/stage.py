@@ -166,6 +166,9 @@ class GuardStage:
     name: ClassVar[str]
     description: ClassVar[str]
     options_model: ClassVar[type[StageOptions]] = StageOptions
+    # True for a stage whose purpose is to serve a different label for some rows (the keyed
+    # watermark); every other stage must leave the model's labels as they are.
+    relabels: ClassVar[bool] = False
 
     def __init__(self, options: StageOptions, context: StageContext | None = None) -> None:
         self.options = options

@@ -60,6 +60,7 @@ class WatermarkStage(GuardStage):
         "Keyed API watermark (DAWN): a rare HMAC-selected fraction of rows gets another label."
     )
     options_model: ClassVar[type[StageOptions]] = WatermarkOptions
+    relabels: ClassVar[bool] = True
     options: WatermarkOptions
     key: bytes
     key_id: str
