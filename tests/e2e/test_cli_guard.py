@@ -6,13 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-import queue
-import re
-import signal
 import socket
-import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -27,10 +22,11 @@ import pytest
 
 from redwatch.store.repository import Store
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from guard_process import GuardProcess
+
 pytestmark = pytest.mark.e2e
 
-REDWATCH = str(Path(sys.executable).with_name("redwatch"))
-READY = re.compile(r"^redwatch guard: serving on (http://\S+) ")
 UPSTREAM = "http://127.0.0.1:9"  # never contacted: every case fails before serving
 
 
@@ -120,65 +116,6 @@ def test_unsafe_model_file_is_refused_before_loading(cli, tmp_path: Path) -> Non
     assert "refusing to load" in run.stderr
     assert "posix.system" in run.stderr or "os.system" in run.stderr
     assert not marker.exists(), "the model file was unpickled"
-
-
-class GuardProcess:
-    """`redwatch guard ...` running in the background: stdout lines in a queue (read by a
-    thread, so that waiting for the ready line can time out), stderr in a file."""
-
-    def __init__(self, args: list[str], cwd: Path, env: dict[str, str]) -> None:
-        self.stderr_path = cwd / "guard.stderr"
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        with self.stderr_path.open("w") as stderr:
-            self.proc = subprocess.Popen(
-                [REDWATCH, "guard", *args],
-                cwd=cwd,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                text=True,
-            )
-        threading.Thread(target=self._pump, daemon=True).start()
-        self.seen: list[str] = []
-
-    def _pump(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.put(line.rstrip("\n"))
-        self.lines.put(None)
-
-    def ready_url(self, timeout: float = 120) -> str:
-        """The URL of the ready line; fails with stderr when the process ends first."""
-        while True:
-            try:
-                line = self.lines.get(timeout=timeout)
-            except queue.Empty:
-                pytest.fail(f"no ready line within {timeout} s: {self.stderr()}")
-            if line is None:
-                pytest.fail(f"guard exited ({self.proc.wait()}) before serving: {self.stderr()}")
-            self.seen.append(line)
-            match = READY.match(line)
-            if match:
-                return match.group(1)
-
-    def rest_of_stdout(self) -> list[str]:
-        """Every stdout line after the ready line (call once the process has ended)."""
-        lines = []
-        while (line := self.lines.get(timeout=10)) is not None:
-            lines.append(line)
-        return lines
-
-    def stderr(self) -> str:
-        return self.stderr_path.read_text(encoding="utf-8")
-
-    def stop(self) -> int:
-        """SIGTERM and the exit code (SIGKILL, and a failure, when it hangs)."""
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            pytest.fail(f"guard did not stop within 30 s of SIGTERM: {self.stderr()}")
 
 
 def _call(url: str, body: bytes | None = None) -> tuple[int, Any]:

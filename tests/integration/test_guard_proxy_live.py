@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import json
 import os
-import queue
-import re
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -29,10 +26,11 @@ from sklearn.datasets import load_wine
 
 from redwatch.guard.keys import generate_api_key
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from guard_process import REDWATCH, GuardProcess
+
 pytestmark = pytest.mark.integration
 
-REDWATCH = str(Path(sys.executable).with_name("redwatch"))
-READY = re.compile(r"^redwatch guard: serving on (http://\S+) ")
 KEY_COST = 2**10  # the cheapest scrypt cost a policy accepts: fast tests
 BREAKER_FAILURES = 2
 UPSTREAM_SCRIPT = """
@@ -119,63 +117,12 @@ class Upstream:
             self.proc.wait()
 
 
-class Guard:
-    """`redwatch guard ...` in the background; stdout lines arrive through a thread so that
-    waiting for the ready line can time out; stderr goes to a file."""
-
-    def __init__(self, args: list[str], folder: Path, env: dict[str, str]) -> None:
-        self.stderr_path = folder / "guard.stderr"
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        with self.stderr_path.open("w") as stderr:
-            self.proc = subprocess.Popen(
-                [REDWATCH, "guard", *args],
-                cwd=folder,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                text=True,
-            )
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.put(line.rstrip("\n"))
-        self.lines.put(None)
-
-    def ready_url(self, timeout: float = 120) -> str:
-        """The URL of the ready line; fails with stderr when the process ends first."""
-        while True:
-            try:
-                line = self.lines.get(timeout=timeout)
-            except queue.Empty:
-                pytest.fail(f"no ready line within {timeout} s: {self.stderr()}")
-            if line is None:
-                pytest.fail(f"guard exited ({self.proc.wait()}) before serving: {self.stderr()}")
-            match = READY.match(line)
-            if match:
-                return match.group(1)
-
-    def stderr(self) -> str:
-        return self.stderr_path.read_text(encoding="utf-8")[-3000:]
-
-    def stop(self) -> None:
-        """SIGTERM, then SIGKILL if it hangs."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
 @dataclass(frozen=True)
 class Stack:
     """A running upstream and the guard in front of it, with the data and the API key."""
 
     upstream: Upstream
-    guard: Guard
+    guard: GuardProcess
     url: str
     key: str
     data: Path
@@ -215,12 +162,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     args = ["--upstream", upstream.url, "--policy", str(_policy(folder, entry))]
     args += ["--data", str(folder / "wine.csv"), "--label", "label", "--port", "0"]
     args += ["--breaker-failures", str(BREAKER_FAILURES), "--breaker-reset", "1"]
-    guard = Guard(args, folder, env)
+    guard = GuardProcess(args, folder, env)
     try:
         url = guard.ready_url()
         yield Stack(upstream, guard, url, key, folder / "wine.csv", wine.data.to_numpy()[::9])
     finally:
-        guard.stop()
+        guard.shutdown()
         upstream.kill()
 
 
@@ -309,7 +256,7 @@ def test_dead_upstream_gives_502_then_503_and_recovers(stack: Stack) -> None:
         assert _call(f"{stack.url}/healthz")[1]["upstream"] == "open"
     finally:
         stack.upstream.start()
-    assert _recovered(stack, body), stack.guard.stderr()
+    assert _recovered(stack, body), stack.guard.stderr(3000)
     assert _call(f"{stack.url}/healthz")[1]["upstream"] == "closed"
 
 
