@@ -102,14 +102,16 @@ def _keep_argmax(proba: np.ndarray, top: np.ndarray, step: float = 1e-12) -> np.
     is always the model's: a smaller top value is swapped with the largest rival; a tie
     (e.g. two classes rounded to 0.5) moves `step` (one unit of the last kept decimal) from
     the rival to the top class."""
-    out = proba
     rows = np.arange(len(proba))
+    if ((proba >= proba[rows, top][:, None]).sum(axis=1) == 1).all():
+        return proba  # the common case: already the strict maximum everywhere, no copy
+    out = proba
     for _ in range(proba.shape[1]):
         others = out.copy()
         others[rows, top] = -np.inf
         rival = others.argmax(axis=1)
         wrong = np.flatnonzero(others[rows, rival] >= out[rows, top])
-        if wrong.size == 0:  # the common case: nothing to change
+        if wrong.size == 0:
             return out
         if out is proba:
             out = proba.copy()
