@@ -20,6 +20,7 @@ from redwatch.cli import (
     guard_policy_cmd,
     harden_cmd,
     integrity_cmd,
+    ip_cmd,
     probes_cmd,
     report_cmd,
     scan_cmd,
@@ -46,6 +47,7 @@ guard_cmd.app.command("keygen")(guard_keys_cmd.keygen)
 guard_cmd.app.command("events")(guard_events_cmd.events)
 guard_cmd.app.command("replay")(guard_events_cmd.replay)
 app.add_typer(guard_cmd.app, name="guard")
+app.add_typer(ip_cmd.app, name="ip")
 
 
 def _print_version(value: bool) -> None:
