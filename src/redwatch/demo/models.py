@@ -21,6 +21,7 @@ from redwatch.demo.datasets import (
     load_mnist5k,
 )
 from redwatch.exceptions import UsageError
+from redwatch.ip.recipe import fit_torch
 
 
 @dataclass
@@ -107,29 +108,7 @@ def train_mnist_cnn(
     xtr, xte, ytr, yte = train_test_split(x, y, test_size=1000, random_state=seed, stratify=y)
     torch.manual_seed(seed)
     net = MnistCNN()
-    _fit(net, xtr, ytr, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
-    net.eval()
+    fit_torch(net, xtr, ytr, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
     names = tuple(f"pixel_{i}" for i in range(784))
     return DemoModel(net, xtr, ytr, xte, yte, names)
 
-
-def _fit(
-    net: Any, x: np.ndarray, y: np.ndarray, *, epochs: int, batch_size: int, lr: float, seed: int
-) -> None:
-    """Plain Adam training loop with a seeded shuffle."""
-    import torch
-
-    xt = torch.as_tensor(x, dtype=torch.float32)
-    yt = torch.as_tensor(y, dtype=torch.int64)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    gen = torch.Generator().manual_seed(seed)
-    net.train()
-    for _ in range(epochs):
-        order = torch.randperm(len(xt), generator=gen)
-        for start in range(0, len(xt), batch_size):
-            idx = order[start : start + batch_size]
-            opt.zero_grad()
-            loss = loss_fn(net(xt[idx]), yt[idx])
-            loss.backward()
-            opt.step()
