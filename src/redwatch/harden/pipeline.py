@@ -117,7 +117,7 @@ def run_harden(req: HardenRequest, store: Store, progress: Progress | None = Non
     try:
         hardened, settings = harden_model(target, split, spec, method, eps, req, progress)
         clock["train"] = time.monotonic()
-        _save(hardened, target, staging, req)
+        save_model(hardened, target, staging, state_dict=req.model_class is not None)
         staging.rename(req.out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -187,9 +187,10 @@ def _split(target: Target, req: HardenRequest) -> _Split:
     return _Split(part(tr), part(ev), y[tr])
 
 
-def _save(model: Any, target: Target, folder: Path, req: HardenRequest) -> Path:
-    """Write the hardened model in the input's format: torch (full module, state dict, or
-    TorchScript) as model.pt, everything else with joblib as model.joblib."""
+def save_model(model: Any, target: Target, folder: Path, *, state_dict: bool) -> Path:
+    """Write a model in its input's format: torch (TorchScript, a state dict when the input
+    was loaded through --model-class, else the full module) as model.pt, everything else with
+    joblib as model.joblib. Used by harden and by the IP watermark."""
     if target.kind != "torch":
         import joblib
 
@@ -201,7 +202,7 @@ def _save(model: Any, target: Target, folder: Path, req: HardenRequest) -> Path:
     path = folder / "model.pt"
     if isinstance(model, torch.jit.ScriptModule):
         torch.jit.save(model, str(path))
-    elif req.model_class is not None:
+    elif state_dict:
         torch.save(model.state_dict(), path)
     else:
         torch.save(model, path)

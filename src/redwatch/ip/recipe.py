@@ -95,17 +95,20 @@ def fit_like(
 def _fit_sklearn(
     model: Any, x: np.ndarray, y: np.ndarray, seed: int, weight: np.ndarray | None
 ) -> Any:
-    """Clone with every seed parameter set to `seed`, then fit (weighted when asked)."""
+    """Clone with every seed parameter set to `seed`, then fit (weighted when asked) on one
+    BLAS thread."""
     from sklearn.base import clone
+    from threadpoolctl import threadpool_limits
 
     fresh = clone(model)
     seeds = {k: seed for k in fresh.get_params() if k.rsplit("__", 1)[-1] in _SEED_PARAMS}
     if seeds:
         fresh.set_params(**seeds)
-    if weight is None:
-        fresh.fit(x, y)
-    else:
-        fresh.fit(x, y, sample_weight=weight)
+    with threadpool_limits(1):  # threaded BLAS only thrashes on models of this size
+        if weight is None:
+            fresh.fit(x, y)
+        else:
+            fresh.fit(x, y, sample_weight=weight)
     return fresh
 
 
