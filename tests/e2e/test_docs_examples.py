@@ -67,6 +67,11 @@ EXPECT: dict[str, tuple[str, ...]] = {
     "harden-fraud.sh": ("robustness", "hardened model: fraud-hardened/model.joblib"),
     "guard-patch.sh": ("verify exit code: ",),
     "guard-proxy.sh": ("guard exit code: 0", "redwatch guard: stopped"),
+    "ip_api.sh": ("verdict: ownership shown", "independent model: exit code 1"),
+    "ip_api_theft.py": ("watermark events in",),
+    "ip_watermark.sh": ("trigger agreement:", "redwatch.ip.commitment/v1"),
+    "ip_extraction.py": ("queries spent: 950", "fidelity by queries"),
+    "ip_fingerprint.sh": ("copy: exit code 0", "independent: exit code 1"),
 }
 WRITES: dict[str, tuple[str, ...]] = {
     "python_api.py": ("o/report.json",),
@@ -76,11 +81,27 @@ WRITES: dict[str, tuple[str, ...]] = {
     ),
     "harden-fraud.sh": ("fraud-hardened/harden.json", "fraud-hardened/model.joblib"),
     "guard-patch.sh": ("o/patch.policy.yaml", "o/verify.json", "o/analytics.key"),
+    "ip_api.sh": ("o/certificate.json", "o/report.md"),
+    "ip_watermark.sh": (
+        "o/credit-marked.joblib",
+        "o/credit-marked.joblib.commitment.json",
+        "o/owner.key",
+    ),
+    "ip_fingerprint.sh": ("fp.json", "owner.key"),
 }
 SETUP: dict[str, Callable[[Path], None]] = {"harden-fraud.sh": _fraud_folder}
 CHECK: dict[str, Callable[[Path], None]] = {"harden-fraud.sh": _harden_record}
-# about 40 s: hardening plus two campaigns; a campaign, a policy and a replay; ~12 s
-SLOW = {"harden-fraud.sh", "guard-patch.sh", "watermark_verify.py"}
+# about 40 s: hardening plus two campaigns; a campaign, a policy and a replay; ~12 s; the IP
+# examples train references, surrogates or a served model (15-50 s each)
+SLOW = {
+    "harden-fraud.sh",
+    "guard-patch.sh",
+    "watermark_verify.py",
+    "ip_api.sh",
+    "ip_api_theft.py",
+    "ip_watermark.sh",
+    "ip_fingerprint.sh",
+}
 # Exit codes other than 0 that an example may end with, and why.
 EXIT: dict[str, set[int]] = {"harden-fraud.sh": {0, 1}}  # 1: robustness did not improve
 

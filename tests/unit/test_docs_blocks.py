@@ -36,6 +36,7 @@ ALLOWED: list[tuple[str, str, str]] = [
     ("README.md", "redwatch harden model.pt", "placeholders; runnable: examples/harden-fraud.sh"),
     ("README.md", "redwatch integrity scan models/", "command overview, placeholder paths"),
     ("README.md", "redwatch guard --upstream", "command overview; runnable: guard-proxy.sh"),
+    ("docs/ip.md", "redwatch ip keygen --out owner.key", "one command; ip_watermark.sh runs it"),
     ("docs/architecture.md", "redwatch scan MODEL", "a diagram of the modules, not code"),
     ("docs/scan.md", "redwatch scan MODEL_OR_URL", "usage synopsis with placeholders"),
     ("docs/scan.md", "redwatch scan https://", "needs a live endpoint (test_cli_scan_http.py)"),
