@@ -72,6 +72,12 @@ EXPECT: dict[str, tuple[str, ...]] = {
     "ip_watermark.sh": ("trigger agreement:", "redwatch.ip.commitment/v1"),
     "ip_extraction.py": ("queries spent: 950", "fidelity by queries"),
     "ip_fingerprint.sh": ("copy: exit code 0", "independent: exit code 1"),
+    "ip-verify.sh": ("ownership shown", "clean model exit code: 1"),
+    "ip_verify_python.py": (
+        "watermarked copy: agreement",
+        "independently trained: agreement",
+        "certificate:",
+    ),
 }
 WRITES: dict[str, tuple[str, ...]] = {
     "python_api.py": ("o/report.json",),
@@ -88,6 +94,12 @@ WRITES: dict[str, tuple[str, ...]] = {
         "o/owner.key",
     ),
     "ip_fingerprint.sh": ("fp.json", "owner.key"),
+    "ip-verify.sh": (
+        "o/certificate.json",
+        "o/certificate.md",
+        "o/credit-marked.joblib.commitment.json",
+    ),
+    "ip_verify_python.py": ("o/certificate.json", "o/certificate.md"),
 }
 SETUP: dict[str, Callable[[Path], None]] = {"harden-fraud.sh": _fraud_folder}
 CHECK: dict[str, Callable[[Path], None]] = {"harden-fraud.sh": _harden_record}
@@ -101,6 +113,7 @@ SLOW = {
     "ip_api_theft.py",
     "ip_watermark.sh",
     "ip_fingerprint.sh",
+    "ip-verify.sh",
 }
 # Exit codes other than 0 that an example may end with, and why.
 EXIT: dict[str, set[int]] = {"harden-fraud.sh": {0, 1}}  # 1: robustness did not improve
