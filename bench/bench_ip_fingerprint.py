@@ -12,7 +12,9 @@ points is built with 10 same-recipe references (5 choose the points, 5 calibrate
 - independent (>= 10): the same demo recipe on other splits and seeds (6), and random
   forest, extra trees, a small MLP and a gradient-boosting / linear model of another library
   trained on the true labels of other splits.
-TPR = share of derived suspects called "derived"; FPR = share of independent ones.
+TPR = share of derived suspects called "derived"; FPR = share of independent ones. Every
+model here exposes probabilities, so the decision uses both the label test and the score test
+(each at alpha / 2); `tpr_labels` / `fpr_labels` are the label test's verdicts alone.
 
     python bench/bench_ip_fingerprint.py    # -> bench/results/ip_fingerprint.json
 """
@@ -130,6 +132,7 @@ def run_case(kind: str, train: Trainer) -> dict[str, Any]:
         for name, model in suspects:
             result = compare_ip_fingerprint(from_object(model, name=name), fp)
             accuracy = float(np.mean(from_object(model).predict(demo.x_test) == demo.y_test))
+            score = result.scores
             rows.append(
                 {
                     "model": kind,
@@ -137,6 +140,8 @@ def run_case(kind: str, train: Trainer) -> dict[str, Any]:
                     "suspect": name,
                     "accuracy": accuracy,
                     **result.to_dict(),
+                    "score_rate": None if score is None else score.rate,
+                    "score_p_value": None if score is None else score.p_value,
                 }
             )
     derived = [r for r in rows if r["group"] == "derived"]
@@ -145,11 +150,20 @@ def run_case(kind: str, train: Trainer) -> dict[str, Any]:
         "owner_accuracy": demo.accuracy(),
         "build_seconds": build_s,
         "calibration": fp.calibration.to_dict(),
-        "tpr": float(np.mean([r["decision"] == DERIVED for r in derived])),
-        "fpr": float(np.mean([r["decision"] == DERIVED for r in independent])),
+        "score_calibration": None if fp.scores is None else fp.scores.calibration.to_dict(),
+        "tpr": _share(derived, "decision"),
+        "fpr": _share(independent, "decision"),
+        "tpr_labels": _share(derived, "label_decision"),
+        "fpr_labels": _share(independent, "label_decision"),
         "independent_max_rate": max(r["matching_rate"] for r in independent),
+        "independent_max_score_rate": max(r["score_rate"] or 0.0 for r in independent),
         "rows": rows,
     }
+
+
+def _share(rows: list[dict[str, Any]], field: str) -> float:
+    """Share of rows whose `field` says derived."""
+    return float(np.mean([r[field] == DERIVED for r in rows]))
 
 
 def main() -> None:
@@ -163,20 +177,22 @@ def main() -> None:
         for name, (kind, train) in cases.items():
             results[name] = run_case(kind, train)
     table = [r for res in results.values() for r in res["rows"]]
-    print_table(
-        table, ["model", "group", "suspect", "accuracy", "matching_rate", "p_value", "decision"]
-    )
+    columns = ["model", "group", "suspect", "accuracy", "matching_rate", "p_value"]
+    print_table(table, [*columns, "score_rate", "score_p_value", "label_decision", "decision"])
     summary = [
         {
             "owner": k,
+            "tpr_labels": v["tpr_labels"],
+            "fpr_labels": v["fpr_labels"],
             "tpr": v["tpr"],
             "fpr": v["fpr"],
             "threshold": v["calibration"]["threshold"],
-            "null_rate": v["calibration"]["null"]["rate"],
+            "score_threshold": (v["score_calibration"] or {}).get("threshold"),
+            "independent_max_score": v["independent_max_score_rate"],
         }
         for k, v in results.items()
     ]
-    print_table(summary, ["owner", "tpr", "fpr", "threshold", "null_rate"])
+    print_table(summary, list(summary[0]))
     payload = {
         "machine": machine_info(("numpy", "scikit-learn", "xgboost", "lightgbm")),
         "settings": SETTINGS.to_dict(),

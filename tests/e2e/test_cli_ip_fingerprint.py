@@ -53,6 +53,7 @@ def fp_json(cli, files: dict[str, Path]) -> str:  # type: ignore[no-untyped-def]
     assert made.code == 0, made.stderr
     assert "80 points" in made.stdout
     assert "signed by" in made.stdout
+    assert "scores recorded" in made.stdout
     return "fp.json"
 
 
@@ -65,6 +66,7 @@ def test_copies_are_derived_and_an_independent_model_is_not(  # type: ignore[no-
         run = cli("ip", "compare", str(files[name]), "--fingerprint", fp_json, "--key", key)
         assert run.code == 0, run.stdout + run.stderr
         assert "derived: matching rate" in run.stdout
+        assert "| scores: share within the owner radius" in run.stdout
     run = cli("ip", "compare", str(files["independent"]), "--fingerprint", fp_json, "--json")
     assert run.code == 1, run.stderr
     doc = json.loads(run.stdout)
@@ -73,6 +75,9 @@ def test_copies_are_derived_and_an_independent_model_is_not(  # type: ignore[no-
     assert doc["fingerprint_signed"] is True
     assert doc["matching_rate"] < doc["threshold"]
     assert len(doc["calibration"]["null"]["references"]) == 3
+    assert doc["scores"]["decision"] != "derived"
+    assert doc["scores"]["p_value"] > 0.01
+    assert doc["alpha"] == doc["scores"]["alpha"] == 0.0005
 
 
 @pytest.mark.slow

@@ -25,7 +25,7 @@ from redwatch.ip.fingerprint import (
     load_ip_fingerprint,
     save_ip_fingerprint,
 )
-from redwatch.ip.fingerprint_calibrate import DERIVED, Decision
+from redwatch.ip.fingerprint_calibrate import DERIVED, Comparison
 from redwatch.ip.keys import public_key_hex, read_key
 from redwatch.targets.base import Target
 from redwatch.targets.loading import load_target
@@ -63,6 +63,13 @@ def fingerprint(
         f"{_rates(cal.null.references)}, derived controls {_rates(cal.derived)}; "
         f"'derived' from a matching rate of {cal.threshold:.2f}"
     )
+    if fp.scores is not None:
+        sc = fp.scores.calibration
+        typer.echo(
+            f"scores recorded: points within the owner radius for independent references "
+            f"{_rates(sc.null.references)}, derived controls {_rates(sc.derived)}; "
+            f"'derived' from {sc.threshold:.2f}"
+        )
     if not cal.separable:
         typer.echo("warning: some derived controls stay below the threshold (see docs)")
     signed = f", signed by {public_key_hex(secret)[:16]}..." if secret else ""
@@ -160,7 +167,7 @@ def _load(
     )
 
 
-def _report(suspect: str, fp: IPFingerprint, result: Decision, signed: bool) -> dict[str, Any]:
+def _report(suspect: str, fp: IPFingerprint, result: Comparison, signed: bool) -> dict[str, Any]:
     """The JSON printed by compare --json."""
     return {
         "suspect": {"source": suspect, "sha256": _sha256(suspect)},

@@ -5,7 +5,9 @@ Points near the owner's decision boundary (IPGuard, Cao et al. 2021), moved a sm
 into the owner's side so that they survive small modifications, are candidates; the kept
 points are those where independently trained references disagree with the owner while
 derived controls agree (conferrable selection, Lukas et al. 2021). Held-out references and
-controls then calibrate the decision (see fingerprint_calibrate). The integrity fingerprint
+controls then calibrate the decision (see fingerprint_calibrate); when the owner exposes
+probabilities, they are recorded too and a second, score-based test runs on the same points
+for suspects that expose probabilities. The integrity fingerprint
 (redwatch.integrity.fingerprint) answers another question: is this still my model, unchanged?
 """
 
@@ -24,12 +26,15 @@ from redwatch.exceptions import DataError, UsageError
 from redwatch.integrity.fingerprint_canaries import POOL_ROWS, bisect
 from redwatch.ip.fingerprint_calibrate import (
     Calibration,
-    Decision,
+    Comparison,
     LabelFn,
+    ScoreCheck,
     calibrate,
     decide,
     derived_controls,
     label_fn,
+    proba_fn,
+    score_check,
 )
 from redwatch.ip.recipe import independent_models, raw_model
 from redwatch.ip.signed import (
@@ -44,6 +49,7 @@ from redwatch.targets.base import Target
 SCHEMA = "redwatch.ip.fingerprint/v1"
 MARGINS = (0.02, 0.05, 0.1, 0.2)  # how far into the owner's side, as a share of the segment
 MIN_REFERENCES = 4
+SCORE_RADIUS = 0.75  # share of the closest selecting reference's distance, per point
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,7 @@ class FingerprintSettings:
     alpha: float = 1e-3
     confidence: float = 0.99
     margins: tuple[float, ...] = MARGINS
+    score_radius: float = SCORE_RADIUS
 
     def check(self) -> None:
         """UsageError naming the first setting out of range."""
@@ -70,6 +77,8 @@ class FingerprintSettings:
             )
         if self.pool_factor < 1 or self.steps < 1 or not 0.0 < self.alpha < 1.0:
             raise UsageError("pool_factor and steps must be positive, alpha within (0, 1)")
+        if not 0.0 < self.score_radius <= 1.0:
+            raise UsageError(f"score_radius must be within (0, 1], got {self.score_radius}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON form."""
@@ -81,12 +90,15 @@ class FingerprintSettings:
             "steps": self.steps,
             "margins": list(self.margins),
             "selection": "conferrable",
+            "alpha": self.alpha,
+            "score_radius": self.score_radius,
         }
 
 
 @dataclass(frozen=True)
 class IPFingerprint:
-    """Fingerprint points, the owner's labels on them, and the calibrated decision levels."""
+    """Fingerprint points, the owner's labels (and probabilities, when it gives them) on them,
+    and the calibrated decision levels."""
 
     points: np.ndarray
     labels: np.ndarray
@@ -94,6 +106,7 @@ class IPFingerprint:
     model: dict[str, Any]
     settings: dict[str, Any] = field(default_factory=dict)
     created_at: str = ""
+    scores: ScoreCheck | None = None
 
     @property
     def digest(self) -> str:
@@ -103,8 +116,8 @@ class IPFingerprint:
         return sha256_hex(head + pts.tobytes() + np.asarray(self.labels, "<i8").tobytes())
 
     def to_dict(self) -> dict[str, Any]:
-        """The `redwatch.ip.fingerprint/v1` document (unsigned)."""
-        return {
+        """The `redwatch.ip.fingerprint/v1` document (unsigned); `scores` is optional."""
+        doc = {
             "schema": SCHEMA,
             "created_at": self.created_at,
             "model": self.model,
@@ -114,6 +127,9 @@ class IPFingerprint:
             "labels": [int(v) for v in self.labels],
             "points": self.points.tolist(),
         }
+        if self.scores is not None:
+            doc["scores"] = self.scores.to_dict()
+        return doc
 
     @classmethod
     def from_dict(cls, doc: Any, source: str = "fingerprint") -> IPFingerprint:
@@ -131,6 +147,9 @@ class IPFingerprint:
                 dict(doc["model"]),
                 dict(doc.get("settings", {})),
                 str(doc["created_at"]),
+                None
+                if doc.get("scores") is None
+                else ScoreCheck.from_dict(doc["scores"], len(points)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"{source}: malformed IP fingerprint ({exc})") from None
@@ -177,28 +196,26 @@ def _build(
         model, x, y, n=settings.references, seed=settings.seed, input_shape=input_shape
     )
     half = settings.references // 2
-    fns = [(f"independent-{i + 1}", label_fn(m, input_shape)) for i, m in enumerate(refs)]
-    controls = [
-        [
-            (name, label_fn(m, input_shape))
-            for name, m in derived_controls(
-                model, x, y, owner, seed=settings.seed + 1000 * role, input_shape=input_shape
-            )
-        ]
+    named = [(f"independent-{i + 1}", m) for i, m in enumerate(refs)]
+    fns = [(name, label_fn(m, input_shape)) for name, m in named]
+    made = [
+        derived_controls(
+            model, x, y, owner, seed=settings.seed + 1000 * role, input_shape=input_shape
+        )
         for role in (1, 2)
     ]
+    controls = [[(name, label_fn(m, input_shape)) for name, m in group] for group in made]
     pool = candidates(target, x, settings.points * settings.pool_factor, settings, rng)
     pool_labels = owner(pool)
     keep = conferrable(pool, pool_labels, fns[:half], controls[0], settings.points, rng)
     points, labels = pool[keep], pool_labels[keep]
+    alpha = settings.alpha / 2 if target.capabilities.scores else settings.alpha
     cal = calibrate(
-        points,
-        labels,
-        fns[half:],
-        controls[1],
-        alpha=settings.alpha,
-        confidence=settings.confidence,
+        points, labels, fns[half:], controls[1], alpha=alpha, confidence=settings.confidence
     )
+    scores = None
+    if target.capabilities.scores:
+        scores = _score_check(target, points, named, half, made[1], settings, input_shape)
     return IPFingerprint(
         points=points,
         labels=labels,
@@ -206,19 +223,57 @@ def _build(
         model=_describe(target, x.shape[1], input_shape, description),
         settings=settings.to_dict(),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        scores=scores,
     )
 
 
-def compare_ip_fingerprint(suspect: Target, fp: IPFingerprint) -> Decision:
-    """Query the suspect on the fingerprint points (one query each) and decide."""
+def _score_check(
+    target: Target,
+    points: np.ndarray,
+    references: list[tuple[str, Any]],
+    half: int,
+    controls: list[tuple[str, Any]],
+    settings: FingerprintSettings,
+    input_shape: tuple[int, ...] | None,
+) -> ScoreCheck:
+    """The owner's probabilities on the points, radii from the selecting references, and the
+    score test calibrated on the held-out references and controls (each test at alpha / 2)."""
+    owner = target.predict_proba(points)
+    k = owner.shape[1]
+    fns = [(name, proba_fn(m, k, input_shape)) for name, m in references]
+    return score_check(
+        points,
+        owner,
+        [fn for _, fn in fns[:half]],
+        fns[half:],
+        [(name, proba_fn(m, k, input_shape)) for name, m in controls],
+        factor=settings.score_radius,
+        alpha=settings.alpha / 2,
+        confidence=settings.confidence,
+    )
+
+
+def compare_ip_fingerprint(suspect: Target, fp: IPFingerprint) -> Comparison:
+    """Query the suspect on the fingerprint points (one query each) and decide: the label
+    test always, the score test too when the fingerprint and the suspect have probabilities."""
     n_features = int(fp.points.shape[1])
     if suspect.n_features is not None and suspect.n_features != n_features:
         raise DataError(
             f"suspect {suspect.name} expects {suspect.n_features} features, "
             f"the fingerprint has {n_features}"
         )
-    got = suspect.predict(fp.points)
-    return decide(fp.calibration, int(np.sum(got == fp.labels)), len(fp.labels))
+    n = len(fp.labels)
+    if fp.scores is None or not suspect.capabilities.scores:
+        got = suspect.predict(fp.points)
+        return Comparison(decide(fp.calibration, int(np.sum(got == fp.labels)), n))
+    probs = suspect.predict_proba(fp.points)
+    labels = decide(fp.calibration, int(np.sum(probs.argmax(axis=1) == fp.labels)), n)
+    if probs.shape != fp.scores.probabilities.shape:
+        raise DataError(
+            f"suspect {suspect.name} gives {probs.shape[1]} class probabilities, "
+            f"the fingerprint has {fp.scores.probabilities.shape[1]}"
+        )
+    return Comparison(labels, decide(fp.scores.calibration, fp.scores.close(probs), n))
 
 
 def candidates(

@@ -9,6 +9,11 @@ Two one-sided binomial tests on the suspect's matches k of n points:
   controls): P(X <= k) < alpha -> "independent";
 neither -> "inconclusive". The reference models and controls used here are never the ones
 that chose the points.
+
+When the owner exposes class probabilities, a second test counts the points where the
+suspect's probability vector lies within a per-point radius of the owner's (total variation
+distance; the radius is a share of the closest selecting reference's distance), calibrated
+the same way on the same held-out models (see ScoreCheck).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from scipy.stats import beta, binom
 
 from redwatch.exceptions import DataError
 from redwatch.ip.recipe import fit_like, fit_torch, predict_labels
+from redwatch.ip.signed import sha256_hex
 from redwatch.ip.stats import (
     NullEstimate,
     ReferenceAgreement,
@@ -37,8 +43,10 @@ INCONCLUSIVE = "inconclusive"
 METHOD = "held-out-references"
 FINE_TUNE_ROWS = 0.2  # share of the data a fine-tuning control sees
 SMALL_SURROGATE_ROWS = 0.3  # share of the data the small surrogate is trained on
+SCORE_STATISTIC = "total-variation-within-radius"
 
 LabelFn = Callable[[np.ndarray], np.ndarray]
+ProbaFn = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -122,11 +130,15 @@ class Decision:
         """Fraction of fingerprint points where the suspect gave the recorded label."""
         return self.matched / self.trials
 
-    def summary(self) -> str:
-        """One line for a human."""
+    def summary(self, what: str = "matching rate") -> str:
+        """One line for a human: the decision, then the rate measured (named `what`)."""
+        return f"{self.decision}: {self.detail(what)}"
+
+    def detail(self, what: str = "matching rate") -> str:
+        """The rate, the calibrated levels and the p-value, without the decision."""
         cal = self.calibration
         return (
-            f"{self.decision}: matching rate {self.rate:.3f} ({self.matched}/{self.trials}); "
+            f"{what} {self.rate:.3f} ({self.matched}/{self.trials}); "
             f"independent models <= {cal.null.rate:.3f}, derived controls >= "
             f"{cal.derived_floor:.3f}; p = {self.p_value:.3g} (alpha {cal.alpha:g})"
         )
@@ -147,6 +159,125 @@ class Decision:
         }
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """A suspect's label test and, when both sides expose probabilities, its score test; the
+    suspect is "derived" when either test says so (each runs at half the alpha), otherwise
+    the label test's verdict stands."""
+
+    labels: Decision
+    scores: Decision | None = None
+
+    @property
+    def decision(self) -> str:
+        """derived, independent or inconclusive."""
+        if self.scores is not None and self.scores.decision == DERIVED:
+            return DERIVED
+        return self.labels.decision
+
+    def summary(self) -> str:
+        """One line for a human: the verdict, the label test, then the score test."""
+        line = f"{self.decision}: {self.labels.detail()}"
+        if self.scores is not None:
+            line += f" | scores: {self.scores.detail('share within the owner radius')}"
+        return line
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON form: the label test's fields at the top, the score test under scores."""
+        return {
+            **self.labels.to_dict(),
+            "decision": self.decision,
+            "label_decision": self.labels.decision,
+            "scores": None if self.scores is None else self.scores.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class ScoreCheck:
+    """The owner's class probabilities on the fingerprint points, a radius per point, and the
+    calibration of how many points fall within their radius for held-out models."""
+
+    probabilities: np.ndarray
+    radius: np.ndarray
+    calibration: Calibration
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 over the probabilities' shape and float64 bytes and the radii."""
+        probs = np.ascontiguousarray(self.probabilities, dtype="<f8")
+        head = f"{probs.shape[0]}x{probs.shape[1]}\n".encode()
+        return sha256_hex(head + probs.tobytes() + np.asarray(self.radius, "<f8").tobytes())
+
+    def close(self, probabilities: np.ndarray) -> int:
+        """Points where a model's probabilities lie strictly within the radius of the owner's."""
+        return within(self.probabilities, self.radius, probabilities)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON form (the fingerprint file's optional `scores`)."""
+        return {
+            "statistic": SCORE_STATISTIC,
+            "sha256": self.digest,
+            "calibration": self.calibration.to_dict(),
+            "radius": [float(r) for r in self.radius],
+            "probabilities": self.probabilities.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Any, n_points: int) -> ScoreCheck:
+        """Inverse of to_dict; DataError naming the first problem."""
+        try:
+            check = cls(
+                np.asarray(raw["probabilities"], dtype=np.float64),
+                np.asarray(raw["radius"], dtype=np.float64),
+                Calibration.from_dict(raw["calibration"]),
+            )
+            statistic, digest = raw["statistic"], raw["sha256"]
+        except (KeyError, TypeError, ValueError):
+            raise DataError("malformed fingerprint scores") from None
+        if statistic != SCORE_STATISTIC:
+            raise DataError(f"unknown fingerprint score statistic {statistic!r}")
+        probs = check.probabilities
+        if probs.ndim != 2 or probs.shape[0] != n_points or check.radius.shape != (n_points,):
+            raise DataError("fingerprint scores do not match the points")
+        if not np.all(np.isfinite(probs)) or digest != check.digest:
+            raise DataError("fingerprint scores do not match their sha256 (file was modified)")
+        return check
+
+
+def tv_distance(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Per-row total variation distance between two sets of probability vectors."""
+    return np.asarray(0.5 * np.abs(np.asarray(p) - np.asarray(q)).sum(axis=1), dtype=np.float64)
+
+
+def score_check(
+    points: np.ndarray,
+    owner: np.ndarray,
+    selecting: Sequence[ProbaFn],
+    references: Sequence[tuple[str, ProbaFn]],
+    controls: Sequence[tuple[str, ProbaFn]],
+    *,
+    factor: float,
+    alpha: float,
+    confidence: float,
+) -> ScoreCheck:
+    """Radii from the selecting references (factor x the closest one's distance per point),
+    then the held-out references' and controls' counts of points within them."""
+    radius = factor * np.min([tv_distance(owner, fn(points)) for fn in selecting], axis=0)
+    n = len(points)
+
+    def count(name: str, fn: ProbaFn) -> ReferenceAgreement:
+        return ReferenceAgreement(name, within(owner, radius, fn(points)), n)
+
+    refs = [count(name, fn) for name, fn in references]
+    derived = [count(name, fn) for name, fn in controls]
+    return ScoreCheck(owner, radius, calibration_from(refs, derived, alpha, confidence))
+
+
+def within(owner: np.ndarray, radius: np.ndarray, probabilities: np.ndarray) -> int:
+    """Points where a model's probabilities lie strictly within the radius of the owner's."""
+    return int(np.sum(tv_distance(owner, probabilities) < radius))
+
+
 def agreement(name: str, labels: np.ndarray, predicted: np.ndarray) -> ReferenceAgreement:
     """How many of the recorded labels a model reproduced."""
     return ReferenceAgreement(name, int(np.sum(predicted == labels)), len(labels))
@@ -163,9 +294,21 @@ def calibrate(
 ) -> Calibration:
     """Measure held-out references and derived controls on the chosen points."""
     refs = [agreement(name, labels, fn(points)) for name, fn in references]
-    derived = tuple(agreement(name, labels, fn(points)) for name, fn in controls)
+    derived = [agreement(name, labels, fn(points)) for name, fn in controls]
+    return calibration_from(refs, derived, alpha, confidence)
+
+
+def calibration_from(
+    references: Sequence[ReferenceAgreement],
+    derived: Sequence[ReferenceAgreement],
+    alpha: float,
+    confidence: float,
+) -> Calibration:
+    """Null rate and derived floor from counts measured on held-out models."""
     floor = min(lower_bound(r.agreed, r.trials, confidence) for r in derived)
-    return Calibration(estimate_null(refs, confidence), derived, floor, alpha, confidence)
+    return Calibration(
+        estimate_null(references, confidence), tuple(derived), floor, alpha, confidence
+    )
 
 
 def decide(cal: Calibration, matched: int, trials: int) -> Decision:
@@ -263,6 +406,30 @@ def fine_tune(
 def label_fn(model: Any, input_shape: tuple[int, ...] | None = None) -> LabelFn:
     """Class indices from a trained model, unmetered."""
     return lambda points: np.asarray(predict_labels(model, points, input_shape))
+
+
+def proba_fn(model: Any, n_classes: int, input_shape: tuple[int, ...] | None = None) -> ProbaFn:
+    """Probabilities over the owner's n_classes class indices from a trained model (columns
+    placed by the model's classes_, so a reference that never saw a class gets 0 there)."""
+
+    def run(points: np.ndarray) -> np.ndarray:
+        if hasattr(model, "predict_proba"):
+            raw = np.asarray(model.predict_proba(points), dtype=np.float64)
+            cols = np.asarray(getattr(model, "classes_", np.arange(raw.shape[1])), dtype=np.int64)
+            if raw.ndim != 2 or len(cols) != raw.shape[1] or np.any(cols >= n_classes):
+                raise DataError(f"a reference model's classes do not fit {n_classes} classes")
+            out = np.zeros((len(points), n_classes))
+            out[:, cols] = raw
+            return out
+        import torch
+
+        model.eval()
+        x = torch.as_tensor(np.asarray(points), dtype=torch.float32)
+        with torch.no_grad():
+            logits = model(x.reshape(len(x), *input_shape) if input_shape else x)
+        return np.asarray(torch.softmax(logits, dim=1).numpy(), dtype=np.float64)
+
+    return run
 
 
 def _fit(
