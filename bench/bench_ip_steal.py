@@ -4,12 +4,15 @@ For each demo model one set of queries is answered once with probabilities; surr
 trained at checkpoints on what a client would have seen under each output mode: full
 probabilities, top-1 label only, scores rounded to 1 decimal, and the guard's reverse-sigmoid
 perturbation (beta 0.5). Fidelity (agreement with the model) and accuracy are measured on
-held-out rows the queries never touch.
+held-out rows the queries never touch. Surrogates use the probes' default learner (`auto`:
+a small generic CNN for image models, a scikit-learn MLP for tables); the MNIST CNN case is
+also run with the MLP, the learner the probes used before, for comparison.
 
 - credit XGBoost (ISLR Default): Knockoff with 1,000 own-domain held-out rows, and 2,000
   synthetic rows sampled inside the InputSpec (no data at all);
-- digits logistic regression: Knockoff with 2,000 rows of MNIST reduced to 8x8;
+- digits logistic regression (8x8 images): Knockoff with 2,000 rows of MNIST reduced to 8x8;
 - MNIST CNN: Knockoff with 1,500 scikit-learn digits upscaled to 28x28 (two checkpoints),
+  with the CNN learner and with the MLP learner,
   and ART 1.20.1's KnockoffNets (random strategy, a fresh copy of the CNN as the thief,
   top-1 labels: ART reduces the labels for a cross-entropy thief) on the same 1,500 queries.
 
@@ -68,6 +71,7 @@ def curve_rows(case: str, strategy: str, result: Stealability) -> list[dict[str,
         {
             "model": case,
             "strategy": strategy,
+            "learner": result.learner,
             "mode": c.mode,
             "queries": p.queries,
             "fidelity": p.fidelity,
@@ -80,7 +84,12 @@ def curve_rows(case: str, strategy: str, result: Stealability) -> list[dict[str,
 
 
 def run_case(
-    model: Any, queries: np.ndarray, held: HeldOut, fractions: tuple[float, ...]
+    model: Any,
+    queries: np.ndarray,
+    held: HeldOut,
+    fractions: tuple[float, ...],
+    image_shape: tuple[int, ...] | None = None,
+    learner: str = "auto",
 ) -> tuple[Stealability, float]:
     """Answer the queries once and measure every mode; (result, seconds)."""
     t0 = time.perf_counter()
@@ -90,6 +99,8 @@ def run_case(
         held,
         modes=modes(),
         sizes=checkpoints(len(queries), fractions),
+        learner=learner,
+        image_shape=image_shape,
         seed=SEED,
     )
     return result, time.perf_counter() - t0
@@ -137,6 +148,7 @@ def art_knockoff(cnn: Any, queries: np.ndarray, held: HeldOut) -> dict[str, Any]
     return {
         "model": "mnist_cnn",
         "strategy": "art_knockoffnets",
+        "learner": "art_mnist_cnn",
         "mode": "label",
         "queries": len(queries),
         "fidelity": float(np.mean(pred == held.target_labels)),
@@ -171,7 +183,9 @@ def main() -> None:
     digits = train_digits_logreg(seed=SEED)
     held = held_out(digits.model, digits.x_test, digits.y_test)
     queries = knockoff_queries(load_mnist_8x8(), 2000, rng=rng)
-    result, seconds["digits_knockoff"] = run_case(digits.model, queries, held, (0.1, 0.25, 0.5, 1))
+    result, seconds["digits_knockoff"] = run_case(
+        digits.model, queries, held, (0.1, 0.25, 0.5, 1), (1, 8, 8)
+    )
     rows += curve_rows("digits_logreg", "knockoff", result)
     results["digits_logreg/knockoff"] = result.to_dict()
 
@@ -179,16 +193,18 @@ def main() -> None:
     held = held_out(cnn.model, cnn.x_test, cnn.y_test)
     transfer = resize_images(load_digits_01()[0], (8, 8), (28, 28))
     queries = knockoff_queries(transfer, 1500, rng=rng)
-    result, seconds["cnn_knockoff"] = run_case(cnn.model, queries, held, (0.25, 1))
-    rows += curve_rows("mnist_cnn", "knockoff", result)
-    results["mnist_cnn/knockoff"] = result.to_dict()
+    for strategy, learner in (("knockoff", "auto"), ("knockoff_mlp", "mlp")):
+        result, seconds[f"cnn_{strategy}"] = run_case(
+            cnn.model, queries, held, (0.25, 1), (1, 28, 28), learner
+        )
+        rows += curve_rows("mnist_cnn", strategy, result)
+        results[f"mnist_cnn/{strategy}"] = result.to_dict()
     art = art_knockoff(cnn.model, queries, held)
     seconds["cnn_art_knockoffnets"] = art.pop("seconds")
     rows.append(art)
 
-    print_table(
-        rows, ["model", "strategy", "mode", "queries", "fidelity", "balanced_fidelity", "accuracy"]
-    )
+    columns = ["model", "strategy", "learner", "mode", "queries", "fidelity"]
+    print_table(rows, [*columns, "balanced_fidelity", "accuracy"])
     payload = {
         "machine": machine_info(
             ("scikit-learn", "torch", "xgboost", "adversarial-robustness-toolbox")

@@ -21,7 +21,9 @@ target.set_input_spec(
 # the campaign's rows: 150 are held out for fidelity, the rest are natural queries
 x = np.vstack([demo.x_test, demo.x_train[:600]])
 y = np.concatenate([demo.y_test, demo.y_train[:600]])
-ctx = ProbeContext(x, y, Budget(queries=2_000), seed=0, params={"holdout": 150, "queries": 800})
+# image target: the surrogate is a small CNN (learner "auto"); two checkpoints keep it quick
+params = {"holdout": 150, "queries": 800, "checkpoints": [0.25, 1.0]}
+ctx = ProbeContext(x, y, Budget(queries=2_000), seed=0, params=params)
 findings = list(KnockoffExtractionProbe().run(target, ctx))
 
 print(f"queries spent: {target.queries} (150 to label the held-out rows)")

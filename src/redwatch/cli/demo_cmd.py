@@ -151,7 +151,7 @@ def _params(samples: int) -> dict[str, dict[str, object]]:
         "evasion.patch": {"samples": samples * 2, "steps": 100},
         "evasion.noise": {"samples": samples * 2},
         "evasion.sensitivity": {"samples": samples * 2},
-        "extraction.knockoff": {"queries": 1000},
+        "extraction.knockoff": {"queries": 1000, "checkpoints": [0.25, 1.0]},
         "extraction.synthetic": {"queries": 1000},
     }
 

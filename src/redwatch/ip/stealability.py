@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from redwatch.exceptions import UsageError
-from redwatch.ip.surrogate import AnswerTransform, fit_surrogate
+from redwatch.ip.surrogate import AnswerTransform, fit_surrogate, resolve_learner
 
 DEFAULT_FRACTIONS = (0.1, 0.25, 0.5, 1.0)
 
@@ -102,6 +102,7 @@ class Stealability:
     majority_fidelity: float
     target_accuracy: float | None
     learner: str
+    learner_note: str | None = None  # why the learner differs from the one asked for
 
     def curve(self, mode: str) -> StealCurve:
         """The curve of one mode; UsageError when it was not measured."""
@@ -128,6 +129,7 @@ class Stealability:
             "majority_fidelity": self.majority_fidelity,
             "target_accuracy": self.target_accuracy,
             "learner": self.learner,
+            **({"learner_note": self.learner_note} if self.learner_note else {}),
             "curves": {c.mode: c.to_dict()["points"] for c in self.curves},
         }
 
@@ -149,29 +151,35 @@ def steal_curves(
     *,
     modes: Mapping[str, AnswerTransform],
     sizes: Sequence[int],
-    learner: str = "mlp",
+    learner: str = "auto",
+    image_shape: tuple[int, ...] | None = None,
     seed: int = 0,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> Stealability:
     """Train one surrogate per mode and checkpoint on prefixes of (`queries`, `proba`) and
     measure each on `held`. Stops adding checkpoints once `should_stop()` is true (every
-    mode keeps the same checkpoints); at least the first checkpoint is always measured."""
+    mode keeps the same checkpoints); at least the first checkpoint is always measured.
+    `learner` "auto" trains a small CNN when `image_shape` is given, an MLP otherwise."""
     x = np.asarray(queries, dtype=np.float64)
     p = np.asarray(proba, dtype=np.float64)
     if len(x) != len(p) or len(x) == 0:
         raise UsageError(f"{len(x)} queries with {len(p)} answers: need equal, non-zero counts")
     if not modes:
         raise UsageError("no output modes to measure")
+    learner, note = resolve_learner(learner, image_shape)
     points: dict[str, list[CurvePoint]] = {m: [] for m in modes}
     for i, n in enumerate(s for s in sizes if s <= len(x)):
         if i > 0 and should_stop():
             break
         for mode, transform in modes.items():
-            model = fit_surrogate(x[:n], transform(p[:n]), learner=learner, seed=seed)
+            answers = transform(p[:n])
+            model = fit_surrogate(
+                x[:n], answers, learner=learner, seed=seed, image_shape=image_shape
+            )
             points[mode].append(measure_point(model.predict(held.x), held, n))
     if not points[next(iter(modes))]:
         raise UsageError(f"no checkpoint fits within the {len(x)} queries answered")
     curves = tuple(StealCurve(m, tuple(pts)) for m, pts in points.items())
     return Stealability(
-        curves, len(held.x), held.majority_fidelity, held.target_accuracy(), learner
+        curves, len(held.x), held.majority_fidelity, held.target_accuracy(), learner, note
     )

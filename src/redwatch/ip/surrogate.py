@@ -4,12 +4,16 @@ An answer is what the API returned for one query, as a row of class weights: the
 probabilities, a one-hot top-1 label, or rounded scores. A surrogate learns from those rows by
 weighted duplication: each query appears once per class it got weight on, with that weight as
 the sample weight. The weighted cross-entropy is then exactly the soft-label (distillation)
-loss, so one scikit-learn learner handles every output mode. Pure functions, no metering.
+loss, so one scikit-learn learner handles every output mode. Image targets get a small
+generic PyTorch CNN (not the victim's architecture: a thief would not know it) trained on the
+answers as soft targets. Pure functions, no metering.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +23,7 @@ from threadpoolctl import threadpool_limits
 from redwatch.exceptions import UsageError
 
 OUTPUT_MODES = ("probabilities", "label", "rounded")
-LEARNERS = ("mlp", "gbm")
+LEARNERS = ("auto", "mlp", "gbm", "cnn")
 MIN_WEIGHT = 0.01  # soft targets below this weight are dropped before duplication
 
 AnswerTransform = Callable[[np.ndarray], np.ndarray]
@@ -86,21 +90,45 @@ class Surrogate:
         return idx
 
 
+def resolve_learner(
+    learner: str, image_shape: tuple[int, ...] | None = None
+) -> tuple[str, str | None]:
+    """(learner actually used, note): `auto` is `cnn` for images and `mlp` otherwise; `cnn`
+    falls back to the MLP, with a note saying so, when torch cannot be imported."""
+    if learner not in LEARNERS:
+        raise UsageError(f"unknown surrogate learner {learner!r}; expected one of {LEARNERS}")
+    if learner == "auto":
+        learner = "cnn" if image_shape else "mlp"
+    if learner != "cnn":
+        return learner, None
+    if not image_shape:
+        raise UsageError("surrogate learner 'cnn' needs an image target (InputSpec.image_shape)")
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return "mlp", (
+            "torch is not installed (pip install 'redwatch[torch]'): the image surrogate fell "
+            "back to a scikit-learn MLP, so fidelity understates what a CNN thief gets"
+        )
+    return "cnn", None
+
+
 def fit_surrogate(
     x: np.ndarray,
     answers: np.ndarray,
     *,
-    learner: str = "mlp",
+    learner: str = "auto",
     seed: int = 0,
     max_iter: int = 100,
     hidden: tuple[int, ...] = (64, 64),
+    image_shape: tuple[int, ...] | None = None,
 ) -> Surrogate:
     """Train a surrogate on queries `x` and the API's `answers` ((n, K) class weights).
 
-    `learner` is "mlp" (standardised inputs, scikit-learn MLP, soft labels by weighted
-    duplication) or "gbm" (histogram gradient boosting, same weighting; tables)."""
-    if learner not in LEARNERS:
-        raise UsageError(f"unknown surrogate learner {learner!r}; expected one of {LEARNERS}")
+    `learner` is "auto" (cnn for images, else mlp), "mlp" (standardised inputs, scikit-learn
+    MLP, soft labels by weighted duplication), "gbm" (histogram gradient boosting, same
+    weighting; tables) or "cnn" (small PyTorch CNN on rows reshaped to `image_shape`)."""
+    learner, _ = resolve_learner(learner, image_shape)
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2 or len(x) == 0:
         raise UsageError(f"a surrogate needs a non-empty 2-D query table, got {x.shape}")
@@ -108,6 +136,9 @@ def fit_surrogate(
     seen = np.unique(labels)
     if len(seen) < 2:
         return Surrogate(None, seen if len(seen) else np.zeros(1, np.int64))
+    if learner == "cnn" and image_shape:
+        net = _fit_cnn(x, np.asarray(answers, dtype=np.float64), image_shape, seed)
+        return Surrogate(net, np.arange(np.shape(answers)[1], dtype=np.int64))
     if learner == "gbm":
         return _fit_gbm(rows, labels, weights, seed, max_iter)
     return _fit_mlp(x, rows, labels, weights, seed, max_iter, hidden)
@@ -157,3 +188,109 @@ def _fit_mlp(
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit((rows - mean) / std, labels, sample_weight=weights)
     return Surrogate(model, np.asarray(model.classes_, dtype=np.int64), (mean, std))
+
+
+CNN_EPOCHS = 12
+CNN_MIN_STEPS = 150  # small query sets get more epochs, so every checkpoint trains enough
+CNN_BATCH = 64
+
+
+class _ImageNet:
+    """A trained torch CNN behind an sklearn-like `predict` (argmax over answer columns)."""
+
+    def __init__(self, net: Any, shape: tuple[int, int, int], scale: tuple[float, float]) -> None:
+        """Store the module, the (C, H, W) rows are reshaped to, and the input (mean, std)."""
+        self.net, self.shape, self.scale = net, shape, scale
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Column index of the largest logit for each row."""
+        import torch
+
+        batches: Any = _images(x, self.shape, self.scale).split(512)
+        with _one_torch_thread(), torch.no_grad():
+            logits = torch.cat([self.net(b) for b in batches])
+        return np.asarray(logits.argmax(dim=1).numpy(), dtype=np.int64)
+
+
+def _images(x: np.ndarray, shape: tuple[int, int, int], scale: tuple[float, float]) -> Any:
+    """Rows standardised by one (mean, std) and reshaped to a float32 (n, C, H, W) tensor."""
+    import torch
+
+    t = torch.as_tensor((np.asarray(x) - scale[0]) / scale[1], dtype=torch.float32)
+    return t.reshape(len(t), *shape)
+
+
+@contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """Run a block with torch on one thread (tiny models only thrash on more), then restore."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def small_cnn(image_shape: tuple[int, int, int], n_classes: int) -> Any:
+    """A generic two-block CNN (32 and 64 filters, then one linear layer) for (C, H, W)
+    images of any size: what a thief tries first, not the victim's own architecture. The
+    flattened map keeps where strokes are, which transfers across domains far better than
+    global pooling did on the demo MNIST model."""
+    from torch import nn
+
+    channels, height, width = image_shape
+    cells = math.ceil(height / 4) * math.ceil(width / 4)  # after two ceil-mode halvings
+    return nn.Sequential(
+        nn.Conv2d(channels, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2, ceil_mode=True),
+        nn.Conv2d(32, 64, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2, ceil_mode=True),
+        nn.Flatten(),
+        nn.Linear(64 * cells, n_classes),
+    )
+
+
+def _chw(image_shape: tuple[int, ...], n_features: int) -> tuple[int, int, int]:
+    """(C, H, W) from an InputSpec image shape ((C, H, W) or (H, W)) that fits the rows."""
+    shape = tuple(int(d) for d in image_shape)
+    if len(shape) == 2:
+        shape = (1, *shape)
+    if len(shape) != 3 or int(np.prod(shape)) != n_features or min(shape) < 1:
+        raise UsageError(f"image shape {image_shape} does not fit rows of {n_features} values")
+    return shape[0], shape[1], shape[2]
+
+
+def _fit_cnn(
+    x: np.ndarray, answers: np.ndarray, image_shape: tuple[int, ...], seed: int
+) -> _ImageNet:
+    """Adam on the cross-entropy against the normalised answers (soft targets: the
+    distillation loss; one-hot label answers make it the ordinary hard-label loss)."""
+    import torch
+
+    shape = _chw(image_shape, x.shape[1])
+    w = answers.clip(0.0, None)
+    total = w.sum(axis=1, keepdims=True)
+    target = torch.as_tensor(w / np.where(total > 0, total, 1.0), dtype=torch.float32)
+    scale = (float(x.mean()), float(x.std()) or 1.0)
+    xt = _images(x, shape, scale)
+    epochs = max(CNN_EPOCHS, math.ceil(CNN_MIN_STEPS * CNN_BATCH / len(x)))
+    gen = torch.Generator().manual_seed(seed)
+    with _one_torch_thread():
+        torch.manual_seed(seed)
+        net = small_cnn(shape, target.shape[1])
+        opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+        net.train()
+        for _ in range(epochs):
+            order: Any = torch.randperm(len(xt), generator=gen)
+            for idx in order.split(CNN_BATCH):
+                opt.zero_grad()
+                logp = torch.log_softmax(net(xt[idx]), dim=1)
+                loss: Any = -(target[idx] * logp).sum(dim=1).mean()
+                loss.backward()
+                opt.step()
+        net.eval()
+    return _ImageNet(net, shape, scale)

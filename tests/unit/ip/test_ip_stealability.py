@@ -1,5 +1,7 @@
 """Stealability curves: checkpoints, fidelity / balanced fidelity / accuracy, modes."""
 
+import sys
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
@@ -70,3 +72,17 @@ def test_mismatched_answers_are_usage_errors() -> None:
         steal_curves(np.zeros((3, 1)), np.zeros((2, 2)), held, modes=output_modes(), sizes=(1,))
     with pytest.raises(UsageError, match="modes"):
         steal_curves(np.zeros((2, 1)), np.eye(2), held, modes={}, sizes=(1,))
+
+
+def test_the_learner_and_its_fallback_note_are_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.random((40, 4))
+    p = np.column_stack([x[:, 0], 1 - x[:, 0]])
+    held = HeldOut(x, p.argmax(axis=1))
+    table = steal_curves(x, p, held, modes=output_modes(), sizes=(40,))
+    assert table.learner == "mlp"
+    assert "learner_note" not in table.to_dict()
+    monkeypatch.setitem(sys.modules, "torch", None)  # as if torch were not installed
+    image = steal_curves(x, p, held, modes=output_modes(), sizes=(40,), image_shape=(1, 2, 2))
+    assert image.learner == "mlp"
+    assert "torch is not installed" in image.to_dict()["learner_note"]

@@ -1,5 +1,7 @@
 """Surrogates trained from answers: output modes, soft labels by duplication, learners."""
 
+import sys
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
@@ -12,6 +14,7 @@ from redwatch.ip.surrogate import (
     fit_surrogate,
     label_answers,
     output_modes,
+    resolve_learner,
     rounded_answers,
 )
 
@@ -81,3 +84,55 @@ def test_bad_learner_and_empty_queries_are_usage_errors() -> None:
         fit_surrogate(np.ones((2, 2)), np.eye(2), learner="svm")
     with pytest.raises(UsageError, match="non-empty"):
         fit_surrogate(np.zeros((0, 2)), np.zeros((0, 2)))
+
+
+def test_auto_learner_is_a_cnn_for_images_and_an_mlp_for_tables() -> None:
+    assert resolve_learner("auto", (1, 8, 8)) == ("cnn", None)
+    assert resolve_learner("auto", None) == ("mlp", None)
+    assert resolve_learner("gbm", (1, 8, 8)) == ("gbm", None)
+    with pytest.raises(UsageError, match="image"):
+        resolve_learner("cnn", None)
+
+
+def test_cnn_falls_back_to_the_mlp_with_a_note_without_torch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError
+    learner, note = resolve_learner("auto", (1, 2, 2))
+    assert learner == "mlp"
+    assert note is not None
+    assert "torch is not installed" in note
+    x = np.random.default_rng(0).random((30, 4))
+    p = np.column_stack([x[:, 0], 1 - x[:, 0]])
+    assert fit_surrogate(x, p, image_shape=(1, 2, 2)).scaler is not None  # the MLP's
+
+
+def test_cnn_rejects_an_image_shape_that_does_not_fit_the_rows() -> None:
+    with pytest.raises(UsageError, match="does not fit"):
+        fit_surrogate(np.zeros((4, 10)), np.eye(2)[[0, 1, 0, 1]], image_shape=(1, 3, 3))
+
+
+@pytest.mark.slow
+def test_cnn_surrogate_beats_the_mlp_on_an_image_model() -> None:
+    import torch
+
+    from redwatch.attacks.extraction import resize_images
+    from redwatch.demo.datasets import load_digits_01
+    from redwatch.demo.models import predict_labels, train_mnist_cnn
+
+    victim = train_mnist_cnn(seed=0, epochs=2, threads=1)
+    # cross-domain Knockoff: scikit-learn's 8x8 digits upscaled to MNIST size
+    queries = resize_images(load_digits_01()[0][:400], (8, 8), (28, 28))
+    with torch.no_grad():
+        logits = victim.model(torch.as_tensor(queries, dtype=torch.float32))
+    proba = torch.softmax(logits, dim=1).numpy().astype(np.float64)
+    held = victim.x_test[:400]
+    target = predict_labels(victim.model, held)
+    fidelity = {
+        learner: np.mean(
+            fit_surrogate(queries, proba, learner=learner, image_shape=(1, 28, 28)).predict(held)
+            == target
+        )
+        for learner in ("cnn", "mlp")
+    }
+    assert fidelity["cnn"] > fidelity["mlp"] + 0.1

@@ -60,11 +60,18 @@ class ExtractionProbe(Probe):
             held,
             modes=modes_for(target, int(ctx.params.get("decimals", 1))),
             sizes=checkpoints(len(rows), _fractions(ctx)),
-            learner=str(ctx.params.get("learner", "mlp")),
+            learner=str(ctx.params.get("learner", "auto")),
+            image_shape=image_shape_of(target),
             seed=ctx.seed,
             should_stop=ctx.out_of_time,
         )
         return judge(self, target, ctx, result)
+
+
+def image_shape_of(target: Target) -> tuple[int, ...] | None:
+    """The target's image shape when its InputSpec says it takes images."""
+    spec = target.capabilities.input_spec
+    return None if spec is None else spec.image_shape
 
 
 def _fractions(ctx: ProbeContext) -> tuple[float, ...]:
@@ -177,6 +184,8 @@ def judge(
         "min_lift": min_lift,
         "queries_to_threshold": reach,
         "samples": result.eval_rows,
+        "learner": result.learner,
+        **({"learner_note": result.learner_note} if result.learner_note else {}),
         **{f"fidelity_{c.mode}": c.final.fidelity for c in result.curves},
     }
     ctx.metrics.update(metrics)

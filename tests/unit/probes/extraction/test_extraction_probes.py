@@ -44,6 +44,7 @@ def _ctx(case, **params) -> ProbeContext:  # type: ignore[no-untyped-def]
     return ProbeContext(case.x, case.y, Budget(queries=5_000), seed=0, params=params)
 
 
+@pytest.mark.slow
 def test_knockoff_copies_the_digits_model_and_says_what_hardening_buys(
     digits: SimpleNamespace,
 ) -> None:
@@ -53,6 +54,7 @@ def test_knockoff_copies_the_digits_model_and_says_what_hardening_buys(
     findings = run_probe_checked(KnockoffExtractionProbe, case.target, ctx)
     assert case.target.queries - q0 == 300 + 1200
     assert ctx.metrics["queries"] == 1200
+    assert ctx.metrics["learner"] == "cnn"  # auto: the target takes images
     assert ctx.metrics["fidelity"] >= 0.9
     assert ctx.metrics["fidelity_label"] < ctx.metrics["fidelity_probabilities"]
     (f,) = findings
@@ -68,7 +70,7 @@ def test_knockoff_copies_the_digits_model_and_says_what_hardening_buys(
 
 def test_a_high_threshold_gives_metrics_but_no_finding(digits: SimpleNamespace) -> None:
     case = digits
-    ctx = _ctx(case, holdout=200, queries=300, threshold=0.999)
+    ctx = _ctx(case, holdout=200, queries=300, threshold=0.999, learner="mlp")
     assert list(KnockoffExtractionProbe().run(case.target, ctx)) == []
     assert ctx.metrics["queries"] == 300
     assert ctx.metrics["queries_to_threshold"] is None
@@ -80,7 +82,7 @@ def test_knockoff_reads_a_transfer_csv(digits: SimpleNamespace, tmp_path: Path) 
     pd.DataFrame(case.x[:400], columns=case.target.capabilities.input_spec.feature_names).to_csv(
         path, index=False
     )
-    ctx = _ctx(case, holdout=200, queries=1000, transfer=str(path))
+    ctx = _ctx(case, holdout=200, queries=1000, transfer=str(path), learner="mlp")
     list(KnockoffExtractionProbe().run(case.target, ctx))
     assert ctx.metrics["transfer_rows"] == 400
     assert ctx.metrics["queries"] == 400  # each natural row once
@@ -113,6 +115,7 @@ def test_synthetic_steals_a_table_model_and_skips_images(
     ctx = _ctx(case, holdout=150, queries=800)
     run_probe_checked(SyntheticExtractionProbe, case.target, ctx)
     assert ctx.metrics["strategy"] == "synthetic"
+    assert ctx.metrics["learner"] == "mlp"  # auto: a table
     assert 0.5 <= ctx.metrics["fidelity"] <= 1.0
     assert case.target.queries == 950
     reason = SyntheticExtractionProbe.why_not(digits.target.capabilities)
@@ -151,7 +154,8 @@ def test_budget_caps_the_queries_and_too_small_a_budget_is_an_error(
     digits: SimpleNamespace,
 ) -> None:
     case = digits
-    ctx = ProbeContext(case.x, case.y, Budget(queries=350), seed=0, params={"holdout": 100})
+    params = {"holdout": 100, "learner": "mlp"}
+    ctx = ProbeContext(case.x, case.y, Budget(queries=350), seed=0, params=params)
     q0 = case.target.queries
     with case.target.limit(350):
         list(KnockoffExtractionProbe().run(case.target, ctx))
