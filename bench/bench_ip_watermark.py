@@ -10,8 +10,9 @@ suspect through its Target. Reported per model:
     held-out rows (goal p < 1e-6 and a loss of at most 0.5 %);
 (b) p-values of 10 independently trained models of the same recipe (other seeds, bootstrap
     resamples; not the references behind the null) — goal 0 false claims (all p > 0.01);
-(c) retention: CNN fine-tuned 10 epochs on clean training rows (Adam at the embedding's
-    rate 1e-3 and at the demo recipe's training rate 2e-3), CNN magnitude-pruned
+(c) retention: CNN fine-tuned 10 epochs on clean training rows (Adam at 1e-3 and at the demo
+    recipe's training rate 2e-3, both scored; at 5e-3, above the embedding's 4e-3, reported
+    as a stress row and not scored), CNN magnitude-pruned
     (global L1, 20/50/80 % of conv and linear weights), XGBoost boosted 100 more rounds on
     clean rows, and extraction: a surrogate of the same recipe trained on the watermarked
     model's labels for the training rows (natural queries) and, for the table model,
@@ -55,7 +56,9 @@ ALPHA = 1e-6
 FALSE_CLAIM_P = 0.01
 MAX_LOSS = 0.005
 FINE_TUNE_EPOCHS = 10
-FINE_TUNE_LRS = (1e-3, 2e-3)  # the embedding's rate, and the demo recipe's training rate
+FINE_TUNE_LRS = (1e-3, 2e-3)  # scored: half the demo recipe's training rate, and that rate
+STRESS_LR = 5e-3  # reported only: above the embedding's own rate (redwatch.ip.embed.TORCH_LR)
+STRESS = "stress, not scored"
 PRUNE_AMOUNTS = (0.2, 0.5, 0.8)
 EXTRA_ROUNDS = 100
 SURROGATE_EPOCHS = 6
@@ -197,6 +200,8 @@ def attacks(case: Case, marked: Marked) -> dict[str, Callable[[], Any]]:
         for lr in FINE_TUNE_LRS:
             name = f"fine-tune {FINE_TUNE_EPOCHS} epochs lr {lr:g}"
             out[name] = lambda r=lr: fine_tuned(case, marked, r)  # type: ignore[misc]
+        stress = f"fine-tune {FINE_TUNE_EPOCHS} epochs lr {STRESS_LR:g} ({STRESS})"
+        out[stress] = lambda: fine_tuned(case, marked, STRESS_LR)
         for amount in PRUNE_AMOUNTS:
             out[f"prune {amount:.0%}"] = lambda a=amount: pruned(marked, a)  # type: ignore[misc]
     else:
@@ -244,7 +249,7 @@ def goals(cases: dict[str, dict[str, Any]]) -> dict[str, Any]:
         met[f"{name}/loss_at_most_0.5pct"] = doc["clean_accuracy_loss"] <= MAX_LOSS
         met[f"{name}/zero_false_claims"] = doc["false_claims"] == 0
         for row in doc["retention"]:
-            if row["suspect"].startswith("fine-tune"):
+            if row["suspect"].startswith("fine-tune") and STRESS not in row["suspect"]:
                 met[f"{name}/retained_after_{row['suspect']}"] = row["p_value"] < ALPHA
     return {"all_met": all(met.values()), "goals": met}
 
@@ -266,7 +271,8 @@ def main() -> None:
         "settings": {
             "triggers": N_TRIGGERS, "references": REFERENCES, "independent": INDEPENDENT,
             "alpha": ALPHA, "false_claim_p": FALSE_CLAIM_P, "seed": SEED,
-            "fine_tune": {"epochs": FINE_TUNE_EPOCHS, "lr": list(FINE_TUNE_LRS)},
+            "fine_tune": {"epochs": FINE_TUNE_EPOCHS, "lr": list(FINE_TUNE_LRS),
+                          "stress_lr": STRESS_LR},
             "prune_amounts": list(PRUNE_AMOUNTS), "surrogate_epochs": SURROGATE_EPOCHS,
         },
         "cases": results,

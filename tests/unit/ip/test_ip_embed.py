@@ -1,7 +1,10 @@
 """Embedding a trigger set: real models learn the secret labels with little clean-accuracy
-cost, the given model is never changed, and independent models do not learn them."""
+cost, the given model is never changed, independent models do not learn them, and a
+fine-tuned watermark survives later clean fine-tuning at the usual training rate."""
 
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 import pytest
@@ -9,7 +12,7 @@ import pytest
 from redwatch.demo.models import train_credit_gbm, train_digits_logreg, train_mnist_cnn
 from redwatch.exceptions import DataError, UsageError
 from redwatch.ip.embed import embed_watermark, split_rows
-from redwatch.ip.recipe import fit_like, predict_labels
+from redwatch.ip.recipe import fit_like, fit_torch, predict_labels
 from redwatch.ip.triggers import TriggerSet, derive_triggers
 
 KEY = b"embed-test-key-0123456789abcdef"
@@ -49,7 +52,7 @@ def test_digits_logreg_learns_image_triggers() -> None:
 
 
 @pytest.mark.slow
-def test_mnist_cnn_fine_tune_learns_triggers() -> None:
+def test_mnist_cnn_fine_tune_learns_triggers_and_keeps_them() -> None:
     import torch
 
     torch.set_num_threads(1)
@@ -57,11 +60,32 @@ def test_mnist_cnn_fine_tune_learns_triggers() -> None:
     t = _triggers(demo.model, demo.x_train, "image", 10, 50)
     state = {k: v.clone() for k, v in demo.model.state_dict().items()}
     result = embed_watermark(demo.model, demo.x_train, demo.y_train, t, seed=0, epochs=3)
-    assert result.trigger_agreement >= 0.6
+    assert result.trigger_agreement >= 0.9
     assert result.clean_after >= result.clean_before - 0.01
     assert result.settings["method"] == "fine-tune"
+    assert result.settings["settle_epochs"] == 1
     for name, value in demo.model.state_dict().items():  # the given module is unchanged
         assert torch.equal(value, state[name])
+    # a thief's clean fine-tuning at the demo's own training rate (Adam 2e-3); embedded at
+    # 1e-3 without the settling epoch, this kept 0.68 of the triggers, now about 0.94
+    stolen = copy.deepcopy(result.model)
+    fit_torch(stolen, demo.x_train, demo.y_train, epochs=3, seed=7, lr=2e-3)
+    assert np.mean(predict_labels(stolen, t.inputs) == t.labels) >= 0.85
+
+
+def test_single_epoch_fine_tune_has_no_settling_epoch() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    demo = train_digits_logreg()
+    net = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
+    clean = fit_like(net, demo.x_train, demo.y_train, seed=0, epochs=5)
+    t = _triggers(clean, demo.x_train, "image", 10, 10)
+    one = embed_watermark(clean, demo.x_train, demo.y_train, t, seed=0, epochs=1)
+    assert one.settings["settle_epochs"] == 0
+    assert one.settings["settle_lr"] is None
+    assert one.trigger_agreement > np.mean(predict_labels(clean, t.inputs) == t.labels)
 
 
 def test_split_is_seeded_and_stratified() -> None:
