@@ -111,4 +111,3 @@ def train_mnist_cnn(
     fit_torch(net, xtr, ytr, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
     names = tuple(f"pixel_{i}" for i in range(784))
     return DemoModel(net, xtr, ytr, xte, yte, names)
-
