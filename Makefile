@@ -57,6 +57,10 @@ bench: install-all
 	$(BIN)/python bench/bench_guard_queries.py
 	$(BIN)/python bench/bench_guard_events.py
 	$(BIN)/python bench/bench_guard_proxy.py
+	$(BIN)/python bench/bench_ip_steal.py
+	$(BIN)/python bench/bench_ip_watermark.py
+	$(BIN)/python bench/bench_ip_api.py
+	$(BIN)/python bench/bench_ip_fingerprint.py
 	$(BIN)/python bench/table.py
 
 clean:

@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from table_ip import ip_rows
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -325,6 +327,8 @@ def table() -> str:
             *integrity_rows(),
             "",
             *guard_rows(),
+            "",
+            *ip_rows(),
         ]
     )
 
