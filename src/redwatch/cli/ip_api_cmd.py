@@ -16,9 +16,9 @@ from redwatch.exceptions import DataError, UsageError
 from redwatch.guard.watermark_record import MAX_RATE
 from redwatch.ip.api_verify import ApiVerification, LogItems, RecordSet, parse_log, select_records
 from redwatch.ip.api_verify import verify_api as run_verification
-from redwatch.ip.certificate import render_report
+from redwatch.ip.certificate import write_certificate
 from redwatch.ip.keys import read_key
-from redwatch.ip.signed import sha256_hex, write_json_atomic, write_text_atomic
+from redwatch.ip.signed import sha256_hex
 from redwatch.targets.base import Target
 from redwatch.targets.loading import load_target
 
@@ -57,7 +57,7 @@ def verify_api(
     refs = [_load(ref, trust_model, model_class, shape) for ref in references]
     suspect = {"source": surrogate, "sha256": _file_digest(surrogate), "kind": target.kind}
     result = run_verification(target, found, key, suspect=suspect, references=refs, alpha=alpha)
-    _write(result, out_path, report_path)
+    write_certificate(result.certificate, out_path, report_path)
     if as_json:
         typer.echo(json.dumps(result.certificate, indent=1))
     else:
@@ -98,14 +98,6 @@ def _file_digest(ref: str) -> str | None:
     """sha256 of the suspect's file, None when it is not a file."""
     path = Path(ref)
     return sha256_hex(path.read_bytes()) if path.is_file() else None
-
-
-def _write(result: ApiVerification, out_path: Path | None, report_path: Path | None) -> None:
-    """The certificate and the report, each written whole or not at all."""
-    if out_path is not None:
-        write_json_atomic(out_path, result.certificate)
-    if report_path is not None:
-        write_text_atomic(report_path, render_report(result.certificate))
 
 
 def _print(

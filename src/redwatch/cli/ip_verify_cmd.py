@@ -15,10 +15,9 @@ import typer
 
 from redwatch.cli.console import parse_shape
 from redwatch.exceptions import UsageError
-from redwatch.ip.certificate import render_report
+from redwatch.ip.certificate import write_certificate
 from redwatch.ip.commitment import load_commitment
 from redwatch.ip.keys import read_key
-from redwatch.ip.signed import write_json_atomic, write_text_atomic
 from redwatch.ip.verify import Verification, verify_ownership
 from redwatch.targets.base import Target
 from redwatch.targets.loading import load_target
@@ -55,7 +54,7 @@ def verify(
     result = verify_ownership(
         target, commitment, key, references=refs, alpha=alpha, confidence=confidence
     )
-    _write(result, out_path, report_path)
+    write_certificate(result.certificate, out_path, report_path)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=1))
     else:
@@ -72,14 +71,6 @@ def register(app: typer.Typer) -> None:
 def _load(ref: str, trust: bool, model_class: str | None, shape: tuple[int, ...] | None) -> Target:
     """A model through the safe loader (pickles are scanned first)."""
     return load_target(ref, name=ref, trust_model=trust, model_class=model_class, input_shape=shape)
-
-
-def _write(result: Verification, out_path: Path | None, report_path: Path | None) -> None:
-    """The certificate and the report, each written whole or not at all."""
-    if out_path is not None:
-        write_json_atomic(out_path, result.certificate)
-    if report_path is not None:
-        write_text_atomic(report_path, render_report(result.certificate))
 
 
 def _print(

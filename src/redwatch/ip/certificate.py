@@ -8,10 +8,16 @@ signed the commitment, so a third party can check that both come from one holder
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from redwatch.exceptions import DataError, UsageError
-from redwatch.ip.signed import require_signature, sign_document
+from redwatch.ip.signed import (
+    require_signature,
+    sign_document,
+    write_json_atomic,
+    write_text_atomic,
+)
 from redwatch.ip.stats import OwnershipTest
 
 CERT_SCHEMA = "redwatch.ip.certificate/v1"
@@ -67,6 +73,17 @@ def check_certificate(cert: dict[str, Any], public_key: str | None = None) -> No
         found = cert.get("schema") if isinstance(cert, dict) else type(cert).__name__
         raise DataError(f"not a {CERT_SCHEMA} document (schema {found!r})")
     require_signature(cert, "certificate", public_key)
+
+
+def write_certificate(
+    cert: dict[str, Any], json_path: Path | None, report_path: Path | None
+) -> None:
+    """Write the certificate (JSON) and its Markdown report where asked, each whole or not
+    at all."""
+    if json_path is not None:
+        write_json_atomic(json_path, cert)
+    if report_path is not None:
+        write_text_atomic(report_path, render_report(cert))
 
 
 def render_report(cert: dict[str, Any]) -> str:
