@@ -90,3 +90,32 @@ def test_bad_input_exits_two_and_writes_nothing(  # type: ignore[no-untyped-def]
     assert len(run.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
     assert not (tmp_path / "q.csv").exists()
+
+
+@pytest.mark.slow
+def test_image_backdoor_rows_are_found(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path
+) -> None:
+    """Digits with a 2x2 corner patch relabelled to 0 on 5 % of the rows: confident learning
+    misses them (the model learns the patch), the backdoor detector finds them."""
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    x, y = x / 16.0, y.copy()
+    poisoned = np.random.default_rng(0).choice(len(y), 90, replace=False)
+    for i in poisoned:
+        x[i].reshape(8, 8)[6:, 6:] = 1.0
+        y[i] = 0
+    frame = pd.DataFrame(x, columns=[f"p{i}" for i in range(64)])
+    frame["label"] = y
+    path = tmp_path / "digits.csv"
+    frame.to_csv(path, index=False)
+    args = ["data", "scan", str(path), "--label", "label", "--kind", "image"]
+    run = cli(*args, "--image-shape", "1,8,8", "--json", extra_env=ONE_THREAD)
+    assert run.code == 1, run.stderr
+    doc = run.json()
+    backdoor = {f["row"] for f in doc["flagged"] if any("backdoor" in r for r in f["reasons"])}
+    truth = set(poisoned.tolist())
+    assert len(backdoor & truth) >= 85
+    assert len(backdoor - truth) <= 10
+    assert doc["summary"]["detectors"]["backdoor"]["suspicious_classes"] == [0]
