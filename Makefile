@@ -61,6 +61,8 @@ bench: install-all
 	$(BIN)/python bench/bench_ip_watermark.py
 	$(BIN)/python bench/bench_ip_api.py
 	$(BIN)/python bench/bench_ip_fingerprint.py
+	$(BIN)/python bench/bench_data_labels.py
+	$(BIN)/python bench/bench_data_backdoor.py
 	$(BIN)/python bench/table.py
 
 clean:

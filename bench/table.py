@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from table_data import data_rows
 from table_ip import ip_rows
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -329,6 +330,8 @@ def table() -> str:
             *guard_rows(),
             "",
             *ip_rows(),
+            "",
+            *data_rows(),
         ]
     )
 

@@ -43,6 +43,11 @@ ALLOWED: list[tuple[str, str, str]] = [
     ("docs/ip.md", "redwatch ip keygen --out owner.key", "one command; ip_watermark.sh runs it"),
     (
         "README.md",
+        "redwatch data scan train.csv",
+        "command overview; runnable: docs/examples/data_scan.sh",
+    ),
+    (
+        "README.md",
         "redwatch scan model.joblib --data holdout.csv --probe extraction",
         "command overview; runnable: docs/examples/ip_*.sh",
     ),
