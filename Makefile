@@ -40,7 +40,7 @@ typecheck:
 	$(BIN)/mypy src
 
 pytest:
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=30
 
 bench: install-all
 	$(BIN)/python bench/bench_hopskipjump.py
