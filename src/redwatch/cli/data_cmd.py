@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from redwatch.cli.console import parse_shape
-from redwatch.data.quarantine import write_quarantine
-from redwatch.data.report_html import render_html
-from redwatch.data.scan import ScanOptions, ScanResult, scan_file
 from redwatch.exceptions import UsageError
 from redwatch.ip.signed import write_json_atomic, write_text_atomic
+
+if TYPE_CHECKING:
+    from redwatch.data.scan import ScanResult
 
 SHOWN_ROWS = 20
 
@@ -40,6 +41,11 @@ def scan(
     seed: int = typer.Option(0, "--seed", help="Seed for folds and models."),
 ) -> None:
     """Scan a labelled CSV: exit 0 clean, 1 suspicious rows found, 2 bad input."""
+    # imported here: scikit-learn and cleanlab would add seconds to every redwatch command
+    from redwatch.data.quarantine import write_quarantine
+    from redwatch.data.report_html import render_html
+    from redwatch.data.scan import ScanOptions, scan_file
+
     options = ScanOptions(kind=kind, image_shape=_shape(image_shape), seed=seed)
     result = scan_file(data, label, options)
     doc = result.to_dict()
