@@ -16,9 +16,8 @@ from redwatch.exceptions import DataError, UsageError
 from redwatch.guard.watermark_record import MAX_RATE
 from redwatch.ip.api_verify import ApiVerification, LogItems, RecordSet, parse_log, select_records
 from redwatch.ip.api_verify import verify_api as run_verification
-from redwatch.ip.certificate import write_certificate
+from redwatch.ip.certificate import describe_suspect, write_certificate
 from redwatch.ip.keys import read_key
-from redwatch.ip.signed import sha256_hex
 from redwatch.targets.base import Target
 from redwatch.targets.loading import load_target
 
@@ -55,7 +54,7 @@ def verify_api(
     shape = parse_shape(input_shape)
     target = _load(surrogate, trust_model, model_class, shape)
     refs = [_load(ref, trust_model, model_class, shape) for ref in references]
-    suspect = {"source": surrogate, "sha256": _file_digest(surrogate), "kind": target.kind}
+    suspect = describe_suspect(target, surrogate)
     result = run_verification(target, found, key, suspect=suspect, references=refs, alpha=alpha)
     write_certificate(result.certificate, out_path, report_path)
     if as_json:
@@ -92,12 +91,6 @@ def _read_log(log: str, db: str | None) -> LogItems:
 def _load(ref: str, trust: bool, model_class: str | None, shape: tuple[int, ...] | None) -> Target:
     """A model through the safe loader."""
     return load_target(ref, name=ref, trust_model=trust, model_class=model_class, input_shape=shape)
-
-
-def _file_digest(ref: str) -> str | None:
-    """sha256 of the suspect's file, None when it is not a file."""
-    path = Path(ref)
-    return sha256_hex(path.read_bytes()) if path.is_file() else None
 
 
 def _print(

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redwatch.exceptions import DataError, UsageError
 from redwatch.ip.signed import (
     require_signature,
+    sha256_hex,
     sign_document,
     write_json_atomic,
     write_text_atomic,
 )
 from redwatch.ip.stats import OwnershipTest
+
+if TYPE_CHECKING:
+    from redwatch.targets.base import Target
 
 CERT_SCHEMA = "redwatch.ip.certificate/v1"
 METHODS = ("trigger-set", "api-watermark")
@@ -65,6 +69,15 @@ def _claim(method: str, test: OwnershipTest) -> str:
     if test.shown:
         return f"The suspect carries the owner's watermark: {figures}."
     return f"Ownership is not shown at alpha {test.alpha:g}: {figures}."
+
+
+def describe_suspect(target: Target, source: str | None) -> dict[str, Any]:
+    """A certificate's suspect block: where it came from, its file digest (None when it is
+    not a file), its kind."""
+    where = source or target.name
+    path = Path(where)
+    digest = sha256_hex(path.read_bytes()) if path.is_file() else None
+    return {"source": where, "sha256": digest, "kind": target.kind}
 
 
 def check_certificate(cert: dict[str, Any], public_key: str | None = None) -> None:

@@ -99,16 +99,21 @@ def file_digest(path: Path) -> str:
 def load_commitment(path: Path) -> dict[str, Any]:
     """A commitment read from disk, its schema and signature checked; DataError (one line)
     naming the file otherwise."""
-    doc = read_json(path, "commitment")
+    return check_commitment(read_json(path, "commitment"), f"commitment {path}")
+
+
+def check_commitment(doc: Any, what: str) -> dict[str, Any]:
+    """`doc` when it is a signed commitment with trigger parameters whose public key is the
+    signing key; DataError (one line, naming `what`) otherwise."""
     if not isinstance(doc, dict) or doc.get("schema") != COMMITMENT_SCHEMA:
         found = doc.get("schema") if isinstance(doc, dict) else type(doc).__name__
-        raise DataError(f"{path} is not a {COMMITMENT_SCHEMA} document (schema {found!r})")
-    require_signature(doc, f"commitment {path}")
+        raise DataError(f"{what} is not a {COMMITMENT_SCHEMA} document (schema {found!r})")
+    require_signature(doc, what)
     trigger = doc.get("trigger")
     if not isinstance(trigger, dict) or not isinstance(trigger.get("params"), dict):
-        raise DataError(f"commitment {path} has no trigger parameters")
+        raise DataError(f"{what} has no trigger parameters")
     if doc.get("public_key") != doc["signature"].get("public_key"):
-        raise DataError(f"commitment {path}: public_key differs from the signing key")
+        raise DataError(f"{what}: public_key differs from the signing key")
     return doc
 
 
@@ -126,8 +131,12 @@ def check_triggers(commitment: dict[str, Any], triggers: TriggerSet) -> None:
 def open_triggers(commitment: dict[str, Any], key: bytes) -> TriggerSet:
     """The committed trigger set rebuilt from the key and checked: DataError when the key
     is not the one that signed the commitment or the digest does not match."""
-    if commitment.get("public_key") != public_key_hex(key):
-        raise DataError("the key does not match the commitment's public key (another owner?)")
+    mine, signer = public_key_hex(key), commitment.get("public_key")
+    if signer != mine:
+        raise DataError(
+            f"the key does not match this commitment: it was signed by public key "
+            f"{str(signer)[:16]}…, this key's public key is {mine[:16]}…"
+        )
     triggers = regenerate(key, commitment["trigger"]["params"])
     check_triggers(commitment, triggers)
     return triggers

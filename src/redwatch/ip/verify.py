@@ -10,17 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from redwatch.exceptions import DataError, RedwatchError, TargetError
 from redwatch.guard.watermark_record import plain_label
-from redwatch.ip.certificate import build_certificate
-from redwatch.ip.commitment import COMMITMENT_SCHEMA, committed_null, open_triggers
-from redwatch.ip.keys import public_key_hex
-from redwatch.ip.signed import canonical_json, require_signature, sha256_hex
+from redwatch.ip.certificate import build_certificate, describe_suspect
+from redwatch.ip.commitment import check_commitment, committed_null, open_triggers
+from redwatch.ip.signed import canonical_json, sha256_hex
 from redwatch.ip.stats import (
     NullEstimate,
     OwnershipTest,
@@ -111,20 +109,7 @@ def verify_ownership(
 def committed_triggers(commitment: dict[str, Any], key: bytes) -> TriggerSet:
     """The trigger set of a commitment, rebuilt from the key: DataError for a document that
     is not a signed commitment, a signature that fails (tampered), or another owner's key."""
-    if not isinstance(commitment, dict) or commitment.get("schema") != COMMITMENT_SCHEMA:
-        found = commitment.get("schema") if isinstance(commitment, dict) else None
-        raise DataError(f"not a {COMMITMENT_SCHEMA} document (schema {found!r})")
-    require_signature(commitment, "commitment")
-    mine, signer = public_key_hex(key), commitment["signature"].get("public_key")
-    if signer != mine or commitment.get("public_key") != mine:
-        raise DataError(
-            f"the key does not match this commitment: it was signed by public key "
-            f"{str(signer)[:16]}…, this key's public key is {mine[:16]}…"
-        )
-    trigger = commitment.get("trigger")
-    if not isinstance(trigger, dict) or not isinstance(trigger.get("params"), dict):
-        raise DataError("the commitment has no trigger parameters")
-    return open_triggers(commitment, key)
+    return open_triggers(check_commitment(commitment, "commitment"), key)
 
 
 def suspect_labels(target: Target, triggers: TriggerSet, commitment: dict[str, Any]) -> np.ndarray:
@@ -181,14 +166,6 @@ def combined_null(
     if not refs:
         return committed
     return estimate_null(refs, confidence)
-
-
-def describe_suspect(target: Target, source: str | None) -> dict[str, Any]:
-    """The certificate's suspect block: where it came from, its file digest, its kind."""
-    where = source or target.name
-    path = Path(where)
-    digest = sha256_hex(path.read_bytes()) if path.is_file() else None
-    return {"source": where, "sha256": digest, "kind": target.kind}
 
 
 def _evidence(
