@@ -13,6 +13,16 @@ from typing import Any
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def load_result(name: str) -> dict[str, Any]:
+    """bench/results/<name>.json as a dict (the README tables read these)."""
+    return dict(json.loads((RESULTS / f"{name}.json").read_text(encoding="utf-8")))
+
+
+def met(ok: bool) -> str:
+    """A goal's verdict as the README tables word it."""
+    return "met" if ok else "not met"
+
+
 def machine_info(packages: tuple[str, ...]) -> dict[str, Any]:
     """Cores, CPU, Python and package versions: the context a timing ratio belongs to."""
     versions: dict[str, str | None] = {}

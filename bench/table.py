@@ -5,27 +5,16 @@ Run: python bench/table.py   (prints the table; tests check the README carries i
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
+from _common import load_result, met
 from table_data import data_rows
 from table_ip import ip_rows
-
-RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def _load(name: str) -> dict[str, Any]:
-    return dict(json.loads((RESULTS / f"{name}.json").read_text(encoding="utf-8")))
 
 
 def _num(value: float | None, fmt: str = ".2f") -> str:
     """A number, or "not reached" where a tool never got there."""
     return "not reached" if value is None else format(value, fmt)
-
-
-def _met(ok: bool) -> str:
-    return "met" if ok else "not met"
 
 
 def blackbox_rows() -> list[str]:
@@ -38,7 +27,7 @@ def blackbox_rows() -> list[str]:
         "|---|---|---|---|---|---|",
     ]
     for bench, label in (("hopskipjump", "HopSkipJump L2"), ("signopt", "Sign-OPT L2")):
-        doc = _load(bench)
+        doc = load_result(bench)
         for case in doc["cases"].values():
             ours_q, q = case["redwatch_queries_to_art_success"], case["queries_ratio_ours_over_art"]
             ours_t = case["redwatch_minimal_norm_at_art_queries"]["wall_s"]
@@ -47,10 +36,10 @@ def blackbox_rows() -> list[str]:
                 f"| {label} · {_short(case['model'])} · ε={case['eps_l2']:g} "
                 f"| {case['art_success_rate']:.2f} "
                 f"| {_num(ours_q, ',')} / {case['art']['queries_per_sample_mean']:,.0f} "
-                f"| {_num(q)}: {_met(q is not None and q <= 0.5)} "
-                f"| {ours_t:.1f} s / {case['art']['wall_s']:.1f} s | {w:.2f}: {_met(w <= 0.1)} |"
+                f"| {_num(q)}: {met(q is not None and q <= 0.5)} "
+                f"| {ours_t:.1f} s / {case['art']['wall_s']:.1f} s | {w:.2f}: {met(w <= 0.1)} |"
             )
-    sq = _load("square")
+    sq = load_result("square")
     for case in sq["cases"].values():
         top = max(sq["budgets"])
         art = next(r for r in case["art"] if r["budget"] == top)
@@ -62,9 +51,9 @@ def blackbox_rows() -> list[str]:
             f"| Square L∞ · {_short(case['model'])} · ε={case['eps_linf']:g} "
             f"| {case['art_success_rate']:.2f} "
             f"| {_num(None if ours is None else ours['queries_per_image_mean'], ',.0f')} / "
-            f"{art['queries_per_image_mean']:,.0f} | {_num(q)}: {_met(q is not None and q <= 0.5)} "
+            f"{art['queries_per_image_mean']:,.0f} | {_num(q)}: {met(q is not None and q <= 0.5)} "
             f"| {same['wall_s']:.1f} s / {art['wall_s']:.1f} s (budget {top}) "
-            f"| {w:.2f}: {_met(w <= 0.1)} |"
+            f"| {w:.2f}: {met(w <= 0.1)} |"
         )
     return rows
 
@@ -76,7 +65,7 @@ def _short(model: str) -> str:
 
 def whitebox_rows() -> list[str]:
     """APGD and PGD against ART on the demo CNN: robust accuracy (lower is stronger) and time."""
-    doc = _load("apgd")
+    doc = load_result("apgd")
     by = {(r["attack"], r["norm"]): r for r in doc["results"]}
     steps = doc["settings"]["steps"]
     rows = [
@@ -100,7 +89,7 @@ def whitebox_rows() -> list[str]:
 
 def tree_rows() -> list[str]:
     """Tree attacks against ART DecisionTreeAttack and ZOO: success, size and time."""
-    doc = _load("trees")
+    doc = load_result("trees")
     eps = doc["settings"]["eps"]
     rows = [
         f"| tree model | attack | success | within ε={eps:g} | median L∞ | time |",
@@ -117,7 +106,7 @@ def tree_rows() -> list[str]:
 
 def harden_rows() -> list[str]:
     """Hardening the demo CNN and the credit model: clean and robust accuracy before/after."""
-    doc = _load("harden")
+    doc = load_result("harden")
     demo_eps = doc["settings"]["demo_epsilon"]
     epsilons = doc["settings"]["epsilons"]
     head = " | ".join(f"robust acc. ε={e:g}" for e in epsilons)
@@ -139,7 +128,7 @@ def harden_rows() -> list[str]:
             f"| ×{goal['robust_ratio_at_demo_eps']:.2f} "
             f"at ε={demo_eps:g}, ×{goal['robust_ratio_at_eps_0.2']:.1f} at ε=0.2 "
             + "| " * (len(epsilons) - 1)
-            + f"| {_met(goal['met'])} |"
+            + f"| {met(goal['met'])} |"
         )
     before = doc["mnist_cnn"][0][f"robust_accuracy_eps_{demo_eps:g}"]
     rows += [
@@ -153,7 +142,7 @@ def harden_rows() -> list[str]:
 
 def demo_rows() -> list[str]:
     """Wall time and queries of each demo campaign."""
-    demo = _load("demo")
+    demo = load_result("demo")
     rows = [
         "| demo campaign | wall time (incl. training) | probe time | queries | findings |",
         "|---|---|---|---|---|",
@@ -170,7 +159,7 @@ def demo_rows() -> list[str]:
 
 def integrity_rows() -> list[str]:
     """Artifact scanning: detection, false positives and throughput per tool on the corpus."""
-    doc = _load("integrity")
+    doc = load_result("integrity")
     corpus = doc["corpus"]
     rows = [
         f"| artifact scan, corpus of {corpus['malicious']} malicious + {corpus['benign']} benign "
@@ -190,7 +179,7 @@ GUARD_ATTACKS = (("pgd_linf", "PGD L∞"), ("square_linf", "Square L∞"), ("hop
 
 def latency_rows() -> list[str]:
     """Added latency of the in-process guard (single row, CPU time and wall time)."""
-    doc = _load("guard_latency")
+    doc = load_result("guard_latency")
     rows = [
         "| in-process guard, credit XGBoost, one row | p50 added | p99 added, CPU time "
         "| p99 added, wall (goal < 1 ms) |",
@@ -202,14 +191,14 @@ def latency_rows() -> list[str]:
         rows.append(
             f"| {label} | {cpu['p50_added_us'] / 1000:.2f} ms "
             f"| {cpu['p99_added_us'] / 1000:.2f} ms "
-            f"| {wall['p99_added_us'] / 1000:.2f} ms: {_met(wall['p99_added_us'] < 1000)} |"
+            f"| {wall['p99_added_us'] / 1000:.2f} ms: {met(wall['p99_added_us'] < 1000)} |"
         )
     return rows
 
 
 def proxy_rows() -> list[str]:
     """Reverse proxy and model server against the direct upstream under wrk."""
-    doc = _load("guard_proxy")
+    doc = load_result("guard_proxy")
     rows = [
         "| HTTP guard vs direct upstream (uvicorn, wrk, one row per call) "
         "| throughput ratio (goal ≥ 0.8) | CPU capacity ratio | p99 added, one connection "
@@ -221,15 +210,15 @@ def proxy_rows() -> list[str]:
         case = doc["comparison"][key]
         ratio, p99 = case["throughput_ratio"], case["added_p99_ms_unloaded"]
         rows.append(
-            f"| {label} | {ratio:.2f}: {_met(ratio >= 0.8)} | {case['cpu_capacity_ratio']:.2f} "
-            f"| {p99:.1f} ms: {_met(p99 < 5.0)} |"
+            f"| {label} | {ratio:.2f}: {met(ratio >= 0.8)} | {case['cpu_capacity_ratio']:.2f} "
+            f"| {p99:.1f} ms: {met(p99 < 5.0)} |"
         )
     return rows
 
 
 def detection_rows() -> list[str]:
     """TPR at 1% FPR per attack for the best single detector and the combined stage."""
-    doc = _load("guard_detection")
+    doc = load_result("guard_detection")
     rows = [
         "| input detector · model | TPR at 1% FPR: "
         + " / ".join(name for _, name in GUARD_ATTACKS)
@@ -252,7 +241,7 @@ def detection_rows() -> list[str]:
 
 def extraction_rows() -> list[str]:
     """Queries until extraction traffic is flagged, and false alarms on benign traffic."""
-    doc = _load("guard_extraction")
+    doc = load_result("guard_extraction")
     rows = [
         "| extraction detection · model | benign: false alarms / queries (20 clients) "
         "| Knockoff flagged at (1 key / 20 keys) | Jacobian flagged at, worst of 5 seeds "
@@ -264,10 +253,10 @@ def extraction_rows() -> list[str]:
 
         knock = (_worst(found, "knockoff", 1), _worst(found, "knockoff", 20))
         jac = (_worst(found, "jacobian", 1), _worst(found, "jacobian", 20))
-        met = doc["summary"]["all_met"]
+        all_met = doc["summary"]["all_met"]
         rows.append(
             f"| {case} | {benign['false_alarms']} / {benign['queries']:,} "
-            f"| {_q(knock[0])} / {_q(knock[1])} | {_q(jac[0])} / {_q(jac[1])} | {_met(met)} |"
+            f"| {_q(knock[0])} / {_q(knock[1])} | {_q(jac[0])} / {_q(jac[1])} | {met(all_met)} |"
         )
     return rows
 
@@ -285,7 +274,7 @@ def _q(value: int | None) -> str:
 
 def query_rows() -> list[str]:
     """Query-based evasion attacks seen by the extraction stage as one client."""
-    doc = _load("guard_queries")
+    doc = load_result("guard_queries")
     rows = [
         "| evasion attack traffic (digits, one client) | flagged at query (both signals "
         "/ PRADA alone) |",

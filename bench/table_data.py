@@ -3,15 +3,9 @@ plain cleanlab, backdoors against ART's defences. table.py calls data_rows()."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def _load(name: str) -> dict[str, Any]:
-    return dict(json.loads((RESULTS / f"{name}.json").read_text(encoding="utf-8")))
+from _common import load_result, met
 
 
 def _prf(row: dict[str, Any] | None) -> str:
@@ -25,7 +19,7 @@ def _prf(row: dict[str, Any] | None) -> str:
 
 def label_rows() -> list[str]:
     """Label flips: our detector against plain cleanlab, same data, same flips."""
-    doc = _load("data_labels")
+    doc = load_result("data_labels")
     rows = [
         "| label flips · data · rate | plain cleanlab: precision / recall / FPR | redwatch "
         "data scan | goal: recall ≥ 0.90 at precision ≥ 0.80 |",
@@ -36,17 +30,17 @@ def label_rows() -> list[str]:
         cases.setdefault((r["data"], r["rate"]), {})[r["method"]] = r
     for (data, rate), by in cases.items():
         ours = by["redwatch_ensemble"]
-        met = ours["recall"] >= 0.9 and ours["precision"] >= 0.8
+        reached = ours["recall"] >= 0.9 and ours["precision"] >= 0.8
         rows.append(
             f"| {data} · {rate:.0%} | {_prf(by.get('cleanlab_plain'))} | {_prf(ours)} "
-            f"| {'met' if met else 'not met'} |"
+            f"| {met(reached)} |"
         )
     return rows
 
 
 def backdoor_rows() -> list[str]:
     """Backdoors (BadNets patch): our QUE score against ART's two defences."""
-    doc = _load("data_backdoor")
+    doc = load_result("data_backdoor")
     rows = [
         "| backdoor · MNIST 5k · patch · poison | redwatch (QUE): precision / recall / FPR "
         "| ART spectral signatures | ART activation clustering |",

@@ -4,11 +4,10 @@ ip_rows()."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from _common import load_result, met
+
 MODES = ("probabilities", "label", "rounded", "reverse_sigmoid")
 NAMES = {
     "art_knockoffnets": "ART KnockoffNets (CNN thief)",
@@ -16,18 +15,10 @@ NAMES = {
 }
 
 
-def _load(name: str) -> dict[str, Any]:
-    return dict(json.loads((RESULTS / f"{name}.json").read_text(encoding="utf-8")))
-
-
-def _met(ok: bool) -> str:
-    return "met" if ok else "not met"
-
-
 def steal_rows() -> list[str]:
     """Fidelity of the surrogate at the full query budget, per answer mode, and ART's
     KnockoffNets beside ours where it ran."""
-    doc = _load("ip_steal")
+    doc = load_result("ip_steal")
     rows = [
         "| model · extraction strategy · queries | fidelity with probabilities / label only / "
         "rounded (1 dp) / reverse sigmoid (credit: balanced fidelity) | surrogate accuracy "
@@ -57,7 +48,7 @@ def _fidelity_key(model: str) -> str:
 
 def watermark_rows() -> list[str]:
     """Trigger-set watermark: proof, cost, false claims and retention."""
-    doc = _load("ip_watermark")
+    doc = load_result("ip_watermark")
     rows = [
         "| model | watermarked: agreement, p | clean accuracy before → after "
         "(goal ≤ 0.5 % loss) | false claims over 10 independent models | "
@@ -72,16 +63,16 @@ def watermark_rows() -> list[str]:
         )
         rows.append(
             f"| {model} | {wm['agreement']:.2f}, {wm['p_value']:.1g}: "
-            f"{_met(wm['p_value'] < 1e-6)} | {case['clean_accuracy_before']:.3f} → "
-            f"{case['clean_accuracy_after']:.3f}: {_met(loss <= 0.005)} "
-            f"| {case['false_claims']}: {_met(case['false_claims'] == 0)} | {kept} |"
+            f"{met(wm['p_value'] < 1e-6)} | {case['clean_accuracy_before']:.3f} → "
+            f"{case['clean_accuracy_after']:.3f}: {met(loss <= 0.005)} "
+            f"| {case['false_claims']}: {met(case['false_claims'] == 0)} | {kept} |"
         )
     return rows
 
 
 def api_rows() -> list[str]:
     """API watermark: p-value of the best surrogate per query budget, and false claims."""
-    doc = _load("ip_api")
+    doc = load_result("ip_api")
     rows = [
         "| victim · queries through the guarded API | watermark records | best surrogate: "
         "agreed, p (goal < 1e-6) | victim's own recipe retrained: agreed |",
@@ -95,7 +86,7 @@ def api_rows() -> list[str]:
         recipe = next(r for r in group if r["surrogate"] == "recipe")
         rows.append(
             f"| {case} · {queries:,} | {best['records']} | {best['surrogate']}: "
-            f"{best['agreed']}, {best['p_measured']:.1g}: {_met(best['p_measured'] < 1e-6)} "
+            f"{best['agreed']}, {best['p_measured']:.1g}: {met(best['p_measured'] < 1e-6)} "
             f"| {recipe['agreed']} |"
         )
     claims = sum(r["false_claims"] for r in doc["innocents"])
@@ -107,7 +98,7 @@ def api_rows() -> list[str]:
 def fingerprint_rows() -> list[str]:
     """Fingerprints of never-watermarked models: which derived models are caught, and
     whether any independent model is wrongly called derived."""
-    doc = _load("ip_fingerprint")
+    doc = load_result("ip_fingerprint")
     rows = [
         "| fingerprinted model | derived models caught (TPR): labels only / labels + scores "
         "| caught | independent models called derived (FPR) |",
