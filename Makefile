@@ -17,6 +17,9 @@ $(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-all: pyproject.toml | $(BIN)/python
 	$(PIP) install --quiet -e '.[all]'
+	# MovieLens-100k for the shilling tests and bench: only recbole's data files are read,
+	# never its code, so its heavy dependency tree (an old ray, tensorboard) is not installed
+	$(PIP) install --quiet --no-deps recbole==1.2.1
 	touch $@ $(VENV)/.installed-demo
 
 install: $(VENV)/.installed-demo

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from redwatch.config import Settings
 from redwatch.exceptions import UsageError
-from redwatch.store.repository import Store
+
+if TYPE_CHECKING:
+    from redwatch.store.repository import Store
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
@@ -48,6 +51,8 @@ def progress_bar(name: str) -> Iterator[Callable[[float, str], None]]:
 def open_store(db: str | None = None) -> Store:
     """The store named by `db` (a --db option), else by REDWATCH_DB_URL, else the SQLite
     file under REDWATCH_HOME."""
+    from redwatch.store.repository import Store  # SQLAlchemy: only for commands that store
+
     return Store.open(db or Settings.from_env().db_url)
 
 

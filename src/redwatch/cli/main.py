@@ -5,51 +5,91 @@ Exit codes: 0 success / nothing at or above --fail-on; 1 findings at or above --
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import traceback
+from collections.abc import Callable
+from functools import partial
 
 import typer
 
-from redwatch.cli import (
-    data_cmd,
-    demo_cmd,
-    findings_cmd,
-    guard_cmd,
-    guard_events_cmd,
-    guard_keys_cmd,
-    guard_policy_cmd,
-    harden_cmd,
-    integrity_cmd,
-    ip_cmd,
-    probes_cmd,
-    report_cmd,
-    scan_cmd,
-)
 from redwatch.exceptions import RedwatchError
 
-app = typer.Typer(
-    name="redwatch",
-    help="Always-on red team and runtime defense for machine-learning models.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
+_SCAN_LIKE = {
+    "scan": "scan_cmd",
+    "report": "report_cmd",
+    "demo": "demo_cmd",
+    "harden": "harden_cmd",
+}
+_GROUPS = {"probes": "probes_cmd", "findings": "findings_cmd", "integrity": "integrity_cmd"}
+_GUARD_PARTS = (
+    ("policy", "guard_policy_cmd", "policy"),
+    ("verify", "guard_policy_cmd", "verify"),
+    ("keygen", "guard_keys_cmd", "keygen"),
+    ("events", "guard_events_cmd", "events"),
+    ("replay", "guard_events_cmd", "replay"),
 )
-app.command("scan")(scan_cmd.scan)
-app.command("report")(report_cmd.report)
-app.command("demo")(demo_cmd.demo)
-app.command("harden")(harden_cmd.harden)
-app.add_typer(probes_cmd.app, name="probes")
-app.add_typer(findings_cmd.app, name="findings")
-app.add_typer(integrity_cmd.app, name="integrity")
-guard_cmd.app.command("policy")(guard_policy_cmd.policy)
-guard_cmd.app.command("verify")(guard_policy_cmd.verify)
-guard_cmd.app.command("keygen")(guard_keys_cmd.keygen)
-guard_cmd.app.command("events")(guard_events_cmd.events)
-guard_cmd.app.command("replay")(guard_events_cmd.replay)
-app.add_typer(guard_cmd.app, name="guard")
-app.add_typer(ip_cmd.app, name="ip")
-app.add_typer(data_cmd.app, name="data")
+
+
+def _module(name: str) -> object:
+    """A command module of redwatch.cli, imported on demand."""
+    return importlib.import_module(f"redwatch.cli.{name}")
+
+
+def _add_guard(app: typer.Typer) -> None:
+    """`redwatch guard` and the sub-commands that live in their own modules."""
+    guard = _module("guard_cmd").app  # type: ignore[attr-defined]
+    known = {c.name for c in guard.registered_commands}
+    for command, module, attr in _GUARD_PARTS:
+        if command not in known:  # main() may run more than once in one process (tests)
+            guard.command(command)(getattr(_module(module), attr))
+    app.add_typer(guard, name="guard")
+
+
+def _add_command(name: str, module: str, app: typer.Typer) -> None:
+    """A single command whose function has the command's name."""
+    app.command(name)(getattr(_module(module), name))
+
+
+def _add_group(name: str, module: str, app: typer.Typer) -> None:
+    """A command group: the module's `app` Typer."""
+    app.add_typer(_module(module).app, name=name)  # type: ignore[attr-defined]
+
+
+def _registrars() -> dict[str, Callable[[typer.Typer], None]]:
+    """Top-level command name -> a function that imports and registers it."""
+    table: dict[str, Callable[[typer.Typer], None]] = {}
+    for name, module in _SCAN_LIKE.items():
+        table[name] = partial(_add_command, name, module)
+    for name, module in {**_GROUPS, "ip": "ip_cmd", "data": "data_cmd"}.items():
+        table[name] = partial(_add_group, name, module)
+    table["guard"] = _add_guard
+    return table
+
+
+def build_app(command: str | None = None) -> typer.Typer:
+    """The CLI with every command, or only `command` when it names one: each command
+    module imports its own stack (scipy, SQLAlchemy, torch …), so a command that does not
+    run should not cost start-up time."""
+    app = typer.Typer(
+        name="redwatch",
+        help="Always-on red team and runtime defense for machine-learning models.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    app.callback()(_root)
+    for name, register in _registrars().items():
+        if command is None or command == name:
+            register(app)
+    return app
+
+
+def _command_name(argv: list[str]) -> str | None:
+    """The top-level command in argv (its first non-option word), when it is a known one."""
+    first = next((a for a in argv if not a.startswith("-")), None)
+    return first if first in _registrars() else None
 
 
 def _print_version(value: bool) -> None:
@@ -60,7 +100,6 @@ def _print_version(value: bool) -> None:
         raise typer.Exit(0)
 
 
-@app.callback()
 def _root(
     version: bool = typer.Option(
         False,
@@ -75,8 +114,10 @@ def _root(
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the app and map errors to exit codes."""
+    args = sys.argv[1:] if argv is None else argv
+    app = build_app(_command_name(args))
     try:
-        code = app(args=argv, prog_name="redwatch", standalone_mode=False)
+        code = app(args=args, prog_name="redwatch", standalone_mode=False)
     except typer.Abort:
         _fail("aborted", 130)
     except typer.exceptions.TyperException as exc:  # usage errors from argument parsing
