@@ -56,7 +56,11 @@ class TrainRecipe:
         )
 
     def predict(self, model: Any, x: np.ndarray) -> np.ndarray:
-        """Class indices 0..K-1 (no query metering: the model is the probe's own)."""
+        """Class indices 0..K-1 (no query metering: the model is the probe's own). A model
+        fitted here learned class indices, so its labels are indices even when a class was
+        missing from its training rows (classes_ positions would shift them)."""
+        if hasattr(model, "predict"):
+            return np.asarray(model.predict(np.asarray(x))).astype(np.int64)
         return np.asarray(predict_labels(model, x, self.input_shape), dtype=np.int64)
 
     def predict_proba(self, model: Any, x: np.ndarray) -> np.ndarray:
@@ -122,8 +126,12 @@ def load_train_fn(ref: str) -> TrainFn:
 
 
 def _n_classes(target: Target) -> int:
-    """The class count the target declares (needed to line up probability columns)."""
+    """The class count the target declares (needed to line up probability columns); a
+    torch target learns it from one forward pass."""
     k = target.capabilities.n_classes
+    ensure = getattr(target, "ensure_n_classes", None)
+    if k is None and callable(ensure):
+        k = int(ensure())
     if k is None:
         raise UsageError(f"cannot retrain {target.name}: its number of classes is unknown")
     return int(k)

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from redwatch.targets.spec import InputSpec
 
-KNOWN_CAPABILITIES = frozenset({"labels", "scores", "gradients", "chat", "artifact", "trees"})
+KNOWN_CAPABILITIES = frozenset(
+    {"labels", "scores", "gradients", "chat", "artifact", "trees", "trainable"}
+)
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,7 @@ class Capabilities:
     chat: bool = False
     artifact: bool = False
     trees: bool = False  # the model is a tree ensemble whose structure attacks can read
+    trainable: bool = False  # redwatch.recipe can retrain the model from scratch by itself
     input_spec: InputSpec | None = None
     n_classes: int | None = None
 
@@ -32,6 +35,7 @@ class Capabilities:
             "chat": self.chat,
             "artifact": self.artifact,
             "trees": self.trees,
+            "trainable": self.trainable,
         }
         return frozenset(k for k, v in flags.items() if v)
 

@@ -53,6 +53,7 @@ class SklearnTarget(Target):
             scores=hasattr(estimator, "predict_proba"),
             gradients=_linear_chain(estimator) is not None,
             trees=self._trees is not None,
+            trainable=hasattr(estimator, "fit") and hasattr(estimator, "get_params"),
             n_classes=None if self.classes is None else len(self.classes),
         )
 

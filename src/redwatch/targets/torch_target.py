@@ -46,7 +46,11 @@ class TorchTarget(Target):
         self.batch_size = batch_size
         self.outputs = outputs
         self.capabilities = Capabilities(
-            labels=True, scores=True, gradients=True, n_classes=n_classes
+            labels=True,
+            scores=True,
+            gradients=True,
+            trainable=_retrainable(module),
+            n_classes=n_classes,
         )
 
     # -- helpers --------------------------------------------------------------------------
@@ -167,3 +171,8 @@ def _torch_loss(
         return (z_y - z_t) / (top[:, 0] - 0.5 * (top[:, 2] + top[:, 3]) + 1e-12)
     others = logits.scatter(1, y[:, None], float("-inf"))
     return -(z_y - others.max(dim=1).values) / (top[:, 0] - top[:, 2] + 1e-12)
+
+
+def _retrainable(module: Any) -> bool:
+    """True for an nn.Module redwatch.recipe can re-initialise (not a TorchScript module)."""
+    return isinstance(module, torch.nn.Module) and not isinstance(module, torch.jit.ScriptModule)

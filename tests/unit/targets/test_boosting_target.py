@@ -68,5 +68,5 @@ def test_sklearn_wrappers_go_through_sklearn_target() -> None:
     ):
         target = from_object(model.fit(IRIS_X, IRIS_Y), name="m")
         assert isinstance(target, SklearnTarget)
-        assert target.capabilities.names == {"labels", "scores", "trees"}
+        assert target.capabilities.names == {"labels", "scores", "trees", "trainable"}
         assert (target.predict(IRIS_X) == IRIS_Y).mean() > 0.9

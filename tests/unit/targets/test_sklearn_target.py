@@ -75,12 +75,12 @@ def test_string_classes_are_encoded_and_scores_follow_classes_order() -> None:
 
 def test_labels_only_models_and_non_linear_models() -> None:
     svc = SklearnTarget(SVC().fit(IRIS_X, IRIS_Y))
-    assert svc.capabilities.names == {"labels"}
+    assert svc.capabilities.names == {"labels", "trainable"}
     assert (svc.predict(IRIS_X) == IRIS_Y).mean() > 0.9
     with pytest.raises(ProbeError, match="labels only"):
         svc.predict_proba(IRIS_X[:2])
     tree = SklearnTarget(DecisionTreeClassifier(random_state=0).fit(IRIS_X, IRIS_Y + 10))
-    assert tree.capabilities.names == {"labels", "scores", "trees"}
+    assert tree.capabilities.names == {"labels", "scores", "trees", "trainable"}
     assert (tree.predict(IRIS_X) == IRIS_Y).mean() > 0.95
     with pytest.raises(ProbeError, match="gradients"):
         tree.loss_gradient(IRIS_X[:2], IRIS_Y[:2])
