@@ -1,5 +1,10 @@
 """`redwatch harden`: make a model more robust against the evasion findings and prove it with
-a before/after re-scan. Exit 0 when robustness improved, 1 when it did not, 2 on bad input."""
+a before/after re-scan. Exit 0 when robustness improved, 1 when it did not, 2 on bad input.
+
+With `--drop-rows QUARANTINE` it instead retrains the model without the quarantined rows
+(`redwatch data scan --quarantine`) and re-scans: exit 0 when the new model's agreement with
+the quarantine fell and its held-out accuracy held (within 1 point of a control retrained
+with the quarantine), 1 otherwise."""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from rich.table import Table
 
 from redwatch.cli.console import err, open_store, out, parse_shape, progress_bar
 from redwatch.config import load_project_config
+from redwatch.exceptions import UsageError
 from redwatch.harden.compare import Comparison
 from redwatch.harden.pipeline import HardenOutcome, HardenRequest, run_harden
 from redwatch.integrity.encryption import read_key
@@ -42,6 +48,13 @@ def harden(
     input_shape: str | None = typer.Option(None, "--input-shape", help="e.g. 1,28,28"),
     key_env: str | None = typer.Option(None, "--key-env", help="Env var with the model key."),
     key_file: Path | None = typer.Option(None, "--key-file", help="Key for an encrypted model."),
+    drop_rows: Path | None = typer.Option(
+        None, "--drop-rows", help="Quarantine CSV (redwatch data scan): retrain without it."
+    ),
+    kind: str = typer.Option("tabular", "--kind", help="Data kind for the --drop-rows re-scan."),
+    train_recipe: str | None = typer.Option(
+        None, "--train-recipe", help="pkg.mod:fn(x, y, seed) training function (--drop-rows)."
+    ),
 ) -> None:
     """Harden a model (adversarial training or augmentation), re-scan it, compare."""
     project = load_project_config(config)
@@ -71,11 +84,35 @@ def harden(
         features=project.features,
         params=project.probes,
     )
+    if drop_rows is not None:
+        _drop_rows(request, drop_rows, kind, train_recipe)
+        return
+    if kind != "tabular" or train_recipe is not None:
+        raise UsageError("--kind and --train-recipe go with --drop-rows")
     with open_store() as store:
         outcome = run_harden(request, store, progress=progress_bar)
     _print(outcome)
     if not outcome.comparison.improved:
         err.print(f"{outcome.comparison.verdict}: exit 1")
+        raise typer.Exit(1)
+
+
+def _drop_rows(request: HardenRequest, quarantine: Path, kind: str, recipe: str | None) -> None:
+    """`--drop-rows`: retrain without the quarantine, re-scan, print; exit 1 unless agreement
+    with the quarantine fell and held-out accuracy held."""
+    from redwatch.harden.drop_rows import DropRowsRequest, run_drop_rows, summary_lines
+
+    with open_store() as store:
+        outcome = run_drop_rows(
+            DropRowsRequest(request, quarantine, kind, recipe), store, progress=progress_bar
+        )
+    out.print(comparison_table(outcome.comparison))
+    out.print("* reference epsilon")
+    out.print(outcome.comparison.verdict)
+    for line in summary_lines(outcome):
+        out.print(line)
+    if not outcome.figures.passed:
+        err.print(f"{outcome.figures.verdict}: exit 1")
         raise typer.Exit(1)
 
 
