@@ -66,6 +66,8 @@ bench: install-all
 	$(BIN)/python bench/bench_ip_fingerprint.py
 	$(BIN)/python bench/bench_data_labels.py
 	$(BIN)/python bench/bench_data_backdoor.py
+	$(BIN)/python bench/bench_data_shilling.py
+	$(BIN)/python bench/bench_privacy_mia.py
 	$(BIN)/python bench/table.py
 
 clean:
