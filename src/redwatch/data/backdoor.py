@@ -11,7 +11,7 @@ among the classes and above an absolute floor, so clean classes get no flags."""
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,7 @@ class ClassSplit:
     weight: float
     upper: np.ndarray
     z: np.ndarray
+    refined_separation: float = 0.0
 
 
 def detect_backdoor(
@@ -60,16 +61,50 @@ def detect_backdoor(
     reps, source = representations(
         x, y, image_shape=image_shape, model=model, seed=seed, epochs=epochs
     )
+    return scan_representations(
+        reps,
+        y,
+        source,
+        score=score,
+        components=components,
+        alpha=alpha,
+        min_separation=min_separation,
+        seed=seed,
+    )
+
+
+def scan_representations(
+    reps: np.ndarray,
+    y: np.ndarray,
+    source: str,
+    *,
+    score: str = "que",
+    components: int = 16,
+    alpha: float = 4.0,
+    min_separation: float = 4.5,
+    seed: int = 0,
+) -> DetectorReport:
+    """The per-class split, the cutoff among classes and the refinement of suspicious
+    classes, on representations already computed (`source` says where they came from)."""
     splits = [
         class_split(
             reps[rows], rows, label, score=score, components=components, alpha=alpha, seed=seed
         )
         for label, rows in _class_rows(y)
     ]
+    splits = [refine_split(reps[s.rows], s, components, seed) for s in splits]
     cutoff = separation_cutoff([s.separation for s in splits], min_separation)
-    suspicious = [s for s in splits if s.separation >= cutoff and s.weight <= 0.6]
+    refined_cutoff = separation_cutoff([s.refined_separation for s in splits], min_separation)
+    suspicious = [
+        s
+        for s in splits
+        if s.separation >= min_separation
+        and (s.separation >= cutoff or s.refined_separation >= refined_cutoff)
+        and s.weight <= 0.6
+        and s.upper.mean() <= 0.6
+    ]
     flags = [flag for s in suspicious for flag in _flags(s, score)]
-    metrics = _metrics(splits, suspicious, cutoff, score, source, len(y))
+    metrics = _metrics(splits, suspicious, (cutoff, refined_cutoff), score, source, len(y))
     return DetectorReport("backdoor", tuple(sorted(flags, key=lambda f: f.row)), metrics)
 
 
@@ -113,9 +148,10 @@ def representations(
     they came from. torch is imported here so that callers without images need not have it."""
     from redwatch.data import representations as rep
 
+    if model is not None:  # the user's model sees the rows as its training data held them
+        raw = np.asarray(x, dtype=np.float32)
+        return rep.penultimate(model, raw, input_shape=image_shape), "user model"
     inputs = rep.scaled_inputs(x, image_shape)
-    if model is not None:
-        return rep.penultimate(model, inputs, input_shape=image_shape), "user model"
     net = rep.train_own_net(inputs, y, image_shape=image_shape, seed=seed, epochs=epochs)
     return rep.penultimate(net, inputs), "own CNN" if image_shape is not None else "own MLP"
 
@@ -145,6 +181,36 @@ def class_split(
         values = spectral_scores(z, location)
     separation, weight, upper, zs = two_component_split(values, seed)
     return ClassSplit(label, rows, values, separation, weight, upper, zs)
+
+
+def refine_split(reps: np.ndarray, split: ClassSplit, components: int, seed: int) -> ClassSplit:
+    """Re-split a suspicious class along the direction that best separates its two groups
+    (Fisher's discriminant, twice). When poison is a large share of the class it pulls the
+    robust statistics toward itself and the score split misses its clean-looking edge; the
+    discriminant direction of the first split recovers it. Kept only while the flagged group
+    stays the minority."""
+    z = top_directions(reps, min(components, max(1, len(reps) // 5)))
+    upper, scores, separation = split.upper, split.z, 0.0
+    for _ in range(2):
+        if upper.sum() < 2 or (~upper).sum() < 2:
+            break
+        projection = z @ discriminant(z[upper], z[~upper])
+        found = two_component_split(projection, seed, log=False)
+        if found[1] > 0.6 or not found[2].any():
+            break
+        separation, _, upper, scores = found
+    return replace(split, upper=upper, z=np.maximum(scores, 0.0), refined_separation=separation)
+
+
+def discriminant(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Fisher's direction from group b to group a: pooled within-group covariance (with a
+    small ridge) solved against the difference of the means."""
+    pooled = np.cov(a, rowvar=False) * (len(a) - 1) + np.cov(b, rowvar=False) * (len(b) - 1)
+    pooled = np.atleast_2d(pooled) / max(len(a) + len(b) - 2, 1)
+    ridge = 1e-6 * max(float(np.trace(pooled)) / len(pooled), 1e-12)
+    return np.asarray(
+        np.linalg.solve(pooled + ridge * np.eye(len(pooled)), a.mean(axis=0) - b.mean(axis=0))
+    )
 
 
 def top_directions(reps: np.ndarray, k: int) -> np.ndarray:
@@ -189,11 +255,12 @@ def spectral_scores(z: np.ndarray, location: np.ndarray) -> np.ndarray:
 
 
 def two_component_split(
-    scores: np.ndarray, seed: int
+    scores: np.ndarray, seed: int, *, log: bool = True
 ) -> tuple[float, float, np.ndarray, np.ndarray]:
-    """Fit two Gaussians to the log scores: Ashman's D between them, the upper component's
+    """Fit two Gaussians to the (log) scores: Ashman's D between them, the upper component's
     weight, the rows it claims, and each row's distance from the lower component in its SDs."""
-    logs = np.log(np.maximum(scores, 1e-12)).reshape(-1, 1)
+    values = np.log(np.maximum(scores, 1e-12)) if log else np.asarray(scores, dtype=np.float64)
+    logs = values.reshape(-1, 1)
     if float(np.ptp(logs)) == 0.0:
         return 0.0, 0.0, np.zeros(len(scores), dtype=bool), np.zeros(len(scores))
     mixture = GaussianMixture(2, n_init=3, random_state=seed).fit(logs)
@@ -236,7 +303,7 @@ def _flags(split: ClassSplit, score: str) -> list[RowFlag]:
 def _metrics(
     splits: list[ClassSplit],
     suspicious: list[ClassSplit],
-    cutoff: float,
+    cutoffs: tuple[float, float],
     score: str,
     source: str,
     n_rows: int,
@@ -247,13 +314,15 @@ def _metrics(
         "score": score,
         "representation": source,
         "rows": n_rows,
-        "separation_cutoff": round(cutoff, 3),
+        "separation_cutoff": round(cutoffs[0], 3),
+        "refined_separation_cutoff": round(cutoffs[1], 3),
         "suspicious_classes": sorted(flagged),
         "flagged": sum(int(s.upper.sum()) for s in suspicious),
         "per_class": {
             str(s.label): {
                 "rows": len(s.rows),
                 "separation": round(s.separation, 3),
+                "refined_separation": round(s.refined_separation, 3),
                 "upper_weight": round(s.weight, 3),
                 "flagged": int(s.upper.sum()) if s.label in flagged else 0,
             }

@@ -26,7 +26,7 @@ def standardise(x: np.ndarray) -> np.ndarray:
     """Features with zero mean and unit spread (constant columns left at zero)."""
     spread = x.std(axis=0)
     spread[spread == 0] = 1.0
-    return (x - x.mean(axis=0)) / spread
+    return np.asarray((x - x.mean(axis=0)) / spread)
 
 
 def duplicate_groups(x: np.ndarray, near_ratio: float = NEAR_RATIO) -> tuple[np.ndarray, float]:

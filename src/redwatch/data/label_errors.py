@@ -1,11 +1,15 @@
 """Label errors and flips: out-of-sample class probabilities from stratified K-fold
-cross-validation of a model redwatch trains, then cleanlab's confident learning.
+cross-validation, then cleanlab's confident learning, in two passes.
 
-Learners: gradient-boosted trees (`hgb`), a logistic regression on standardised features
-(`logreg`), or their averaged probabilities (`ensemble`, the default): the two models' mistakes
-are less correlated than either's with itself, so fewer clean rows look mislabelled
-(bench/bench_data_labels.py measures all three against plain cleanlab).
-"""
+Learners: a logistic regression (`logreg`), an RBF support-vector machine with Platt-scaled
+probabilities on at most 64 principal components (`svc`), gradient-boosted trees (`hgb`), their
+default mix `ensemble` (logreg + svc: a linear and a local model make different mistakes), or
+the user's own model (any scikit-learn-API estimator or PyTorch module, retrained per fold).
+
+A row is flagged when cleanlab calls it an issue or when models that never saw it give its label
+less than 10 % probability. The second pass repeats the cross-validation with the first pass's
+flags left out of every training fold: the cleaner models are surer of the true class, so flips
+the first pass missed stand out (bench/bench_data_labels.py measures the gain)."""
 
 from __future__ import annotations
 
@@ -14,28 +18,60 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.base import ClassifierMixin, clone
+from sklearn.decomposition import PCA
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
 
 from redwatch.data.flags import DetectorReport, RowFlag
 from redwatch.exceptions import DataError, UsageError
+from redwatch.recipe import TrainRecipe
 
-LEARNERS = ("ensemble", "hgb", "logreg")
+LEARNERS = ("ensemble", "logreg", "svc", "hgb")
 DEFAULT_FOLDS = 5
+LOW_PROBABILITY = 0.1
+MAX_COMPONENTS = 64
 
 
-def make_learner(name: str, seed: int) -> list[Any]:
-    """The scikit-learn estimators whose out-of-fold probabilities are averaged."""
-    hgb = HistGradientBoostingClassifier(max_iter=100, random_state=seed)
-    logreg = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, C=1.0))
-    table: dict[str, list[Any]] = {"hgb": [hgb], "logreg": [logreg], "ensemble": [hgb, logreg]}
-    if name not in table:
+def make_learner(name: str, seed: int, *, standardize: bool = True) -> list[Any]:
+    """The scikit-learn estimators whose out-of-fold probabilities are averaged. Images keep
+    their pixel scale (`standardize=False`): per-pixel scaling inflates empty borders."""
+    if name not in LEARNERS:
         raise UsageError(f"unknown learner {name!r}; choose one of {', '.join(LEARNERS)}")
+    head = [StandardScaler()] if standardize else []
+    logreg = make_pipeline(*head, LogisticRegression(max_iter=1000))
+    svc = make_pipeline(
+        *head, _Components(seed), SVC(probability=True, random_state=seed, cache_size=500)
+    )
+    hgb = HistGradientBoostingClassifier(max_iter=100, random_state=seed)
+    table: dict[str, list[Any]] = {
+        "ensemble": [logreg, svc],
+        "logreg": [logreg],
+        "svc": [svc],
+        "hgb": [hgb],
+    }
     return table[name]
+
+
+class _Components(PCA):  # type: ignore[misc]
+    """PCA onto at most MAX_COMPONENTS directions (fewer when the data has fewer columns):
+    keeps the SVM fast on wide data such as images."""
+
+    def __init__(self, random_state: int | None = None) -> None:
+        super().__init__(n_components=None, random_state=random_state)
+
+    def fit(self, x: Any, y: Any = None) -> _Components:
+        """Pick the component count from the data, then fit the PCA."""
+        self.n_components = min(MAX_COMPONENTS, *np.shape(x))
+        super().fit(x, y)
+        return self
+
+    def fit_transform(self, x: Any, y: Any = None) -> Any:
+        """Fit (with the data-dependent component count) and project."""
+        return self.fit(x, y).transform(x)
 
 
 def check_labels(y: np.ndarray, class_names: Sequence[str], folds: int) -> None:
@@ -52,47 +88,39 @@ def check_labels(y: np.ndarray, class_names: Sequence[str], folds: int) -> None:
 
 
 def out_of_fold_probabilities(
-    x: np.ndarray, y: np.ndarray, estimators: Sequence[Any], folds: int, seed: int
+    x: np.ndarray,
+    y: np.ndarray,
+    recipes: Sequence[TrainRecipe],
+    folds: int,
+    seed: int,
+    exclude: np.ndarray | None = None,
 ) -> list[np.ndarray]:
-    """Per estimator, each row's class probabilities from models that never saw it."""
-    n_classes = int(y.max()) + 1
-    probs = [np.zeros((len(y), n_classes)) for _ in estimators]
+    """Per recipe, each row's class probabilities from models that never saw it; rows in
+    `exclude` (a mask) are left out of every training fold but still get probabilities."""
+    probs = [np.zeros((len(y), recipe.n_classes)) for recipe in recipes]
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for train, test in splitter.split(x, y):
-        for estimator, out in zip(estimators, probs, strict=True):
-            out[test] = _fold_probabilities(estimator, x, y, train, test, n_classes)
+        if exclude is not None:
+            train = train[~exclude[train]]
+        for recipe, out in zip(recipes, probs, strict=True):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = recipe.fit(x[train], y[train], seed=seed)
+                out[test] = recipe.predict_proba(model, x[test])
     return probs
 
 
-def _fold_probabilities(
-    estimator: ClassifierMixin,
-    x: np.ndarray,
-    y: np.ndarray,
-    train: np.ndarray,
-    test: np.ndarray,
-    n_classes: int,
-) -> np.ndarray:
-    """Fit a clone on the training fold; probabilities on the test fold in all classes."""
-    model = clone(estimator)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model.fit(x[train], y[train])
-        part = model.predict_proba(x[test])
-    full = np.zeros((len(test), n_classes))
-    full[:, np.asarray(model.classes_, dtype=int)] = part
-    return full
-
-
 def find_issues(y: np.ndarray, probs: np.ndarray) -> np.ndarray:
-    """Row indices cleanlab's confident learning calls mislabelled, most certain first."""
+    """Rows cleanlab's confident learning calls mislabelled, plus rows whose label has under
+    LOW_PROBABILITY out-of-sample probability; most certain first."""
     from cleanlab.filter import find_label_issues
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ranked = find_label_issues(
-            labels=y, pred_probs=probs, return_indices_ranked_by="self_confidence"
-        )
-    return np.asarray(ranked, dtype=int)
+        issue = np.asarray(find_label_issues(labels=y, pred_probs=probs), dtype=bool)
+    given = probs[np.arange(len(y)), y]
+    rows = np.flatnonzero(issue | (given < LOW_PROBABILITY))
+    return rows[np.argsort(given[rows], kind="stable")]
 
 
 def detect_label_errors(
@@ -103,24 +131,52 @@ def detect_label_errors(
     learner: str = "ensemble",
     folds: int = DEFAULT_FOLDS,
     seed: int = 0,
+    model: Any = None,
+    input_shape: tuple[int, ...] | None = None,
+    standardize: bool = True,
 ) -> DetectorReport:
     """Flag rows whose given label disagrees confidently with out-of-sample predictions.
 
-    `y` holds class indices 0..K-1 into `class_names`; the score is 1 - p(given label)."""
+    `y` holds class indices 0..K-1 into `class_names`; the score is 1 - p(given label).
+    `model` (an sklearn-API estimator or a torch module, retrained per fold) replaces the
+    built-in learners; `input_shape` is what a torch model reshapes rows to."""
     check_labels(y, class_names, folds)
-    estimators = make_learner(learner, seed)
-    probs = np.mean(out_of_fold_probabilities(x, y, estimators, folds, seed), axis=0)
-    issues = find_issues(y, probs)
+    templates = (
+        [model] if model is not None else make_learner(learner, seed, standardize=standardize)
+    )
+    recipes = [TrainRecipe(t, len(class_names), input_shape=input_shape) for t in templates]
+    first = _mean_probs(x, y, recipes, folds, seed, None)
+    found = np.zeros(len(y), dtype=bool)
+    found[find_issues(y, first)] = True
+    second = _mean_probs(x, y, recipes, folds, seed, found)
+    probs = np.where(found[:, None], first, second)
+    issues = np.union1d(find_issues(y, first), find_issues(y, second))
+    issues = issues[np.argsort(probs[issues, y[issues]], kind="stable")]
     flags = tuple(_flag(int(i), y, probs, class_names) for i in issues)
-    accuracy = float(np.mean(probs.argmax(axis=1) == y))
     metrics: dict[str, Any] = {
-        "learner": learner,
+        "learner": f"user model {type(model).__name__}" if model is not None else learner,
         "folds": folds,
-        "out_of_fold_accuracy": round(accuracy, 4),
+        "passes": 2,
+        "out_of_fold_accuracy": round(float(np.mean(first.argmax(axis=1) == y)), 4),
+        "first_pass_issues": int(found.sum()),
         "issues": len(flags),
         "issues_by_given_class": _per_class(y[issues], class_names),
     }
     return DetectorReport("label_errors", flags, metrics)
+
+
+def _mean_probs(
+    x: np.ndarray,
+    y: np.ndarray,
+    recipes: Sequence[TrainRecipe],
+    folds: int,
+    seed: int,
+    exclude: np.ndarray | None,
+) -> np.ndarray:
+    """The recipes' out-of-fold probabilities, averaged."""
+    return np.asarray(
+        np.mean(out_of_fold_probabilities(x, y, recipes, folds, seed, exclude), axis=0)
+    )
 
 
 def _flag(row: int, y: np.ndarray, probs: np.ndarray, class_names: Sequence[str]) -> RowFlag:

@@ -20,7 +20,7 @@ def robust_scale(x: np.ndarray) -> np.ndarray:
     q1, median, q3 = np.percentile(x, [25, 50, 75], axis=0)
     spread = q3 - q1
     spread[spread == 0] = 1.0
-    return (x - median) / spread
+    return np.asarray((x - median) / spread)
 
 
 def anomaly_scores(x: np.ndarray, seed: int) -> np.ndarray:

@@ -122,3 +122,15 @@ def test_bad_data_is_a_data_error() -> None:
         detect_backdoor(x, np.zeros(len(y), dtype=int))
     with pytest.raises(DataError, match="labels"):
         detect_backdoor(x, y[:-1])
+
+
+@pytest.mark.slow
+def test_poison_near_half_of_its_class_is_found_whole() -> None:
+    torch.set_num_threads(1)
+    x, y, bad = poisoned_digits(0.08, seed=1)  # 144 poisoned rows in a class of 322
+    report = detect_backdoor(x, y, image_shape=SHAPE, seed=0, epochs=6)
+    flagged = flagged_mask([f.row for f in report.flags], len(y))
+    assert (flagged & bad).sum() / bad.sum() >= 0.95
+    assert (flagged & ~bad).sum() <= 3
+    zero = report.metrics["per_class"]["0"]
+    assert zero["refined_separation"] >= report.metrics["refined_separation_cutoff"]

@@ -36,8 +36,8 @@ def test_finds_most_flips_with_few_false_alarms(learner: str) -> None:
     found = {f.row for f in report.flags}
     recall = len(found & set(flipped.tolist())) / len(flipped)
     precision = len(found & set(flipped.tolist())) / max(len(found), 1)
-    assert recall >= 0.7
-    assert precision >= 0.75
+    assert recall >= 0.85
+    assert precision >= 0.7  # the second pass trades a little precision for recall
     assert report.metrics["issues"] == len(report.flags)
     assert report.metrics["out_of_fold_accuracy"] > 0.85
     flag = report.flags[0]
