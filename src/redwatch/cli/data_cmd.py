@@ -27,9 +27,13 @@ app = typer.Typer(help="Check training data for poisoned, mislabelled or duplica
 
 @app.command("scan")
 def scan(
-    data: Path = typer.Argument(..., help="CSV with a header row and a label column."),
-    label: str = typer.Option(..., "--label", help="Label column."),
-    kind: str = typer.Option("tabular", "--kind", help="tabular or image."),
+    data: Path = typer.Argument(
+        ..., help="CSV with a header row: a label column, or user,item,rating,timestamp."
+    ),
+    label: str | None = typer.Option(
+        None, "--label", help="Label column (--kind interactions: rating column, default rating)."
+    ),
+    kind: str = typer.Option("tabular", "--kind", help="tabular, image or interactions."),
     image_shape: str | None = typer.Option(
         None, "--image-shape", help="Image shape for --kind image, e.g. 1,28,28."
     ),
@@ -39,6 +43,11 @@ def scan(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     seed: int = typer.Option(0, "--seed", help="Seed for folds and models."),
+    model: str | None = typer.Option(
+        None, "--model", help="Your model (file or pkg.mod:attr): retrained per fold."
+    ),
+    trust_model: bool = typer.Option(False, "--trust-model", help="Load even if unsafe."),
+    model_class: str | None = typer.Option(None, "--model-class", help="pkg.mod:Class"),
 ) -> None:
     """Scan a labelled CSV: exit 0 clean, 1 suspicious rows found, 2 bad input."""
     # imported here: scikit-learn and cleanlab would add seconds to every redwatch command
@@ -46,7 +55,14 @@ def scan(
     from redwatch.data.report_html import render_html
     from redwatch.data.scan import ScanOptions, scan_file
 
-    options = ScanOptions(kind=kind, image_shape=_shape(image_shape), seed=seed)
+    options = ScanOptions(
+        kind=kind,
+        image_shape=_shape(image_shape),
+        seed=seed,
+        model=model,
+        trust_model=trust_model,
+        model_class=model_class,
+    )
     result = scan_file(data, label, options)
     doc = result.to_dict()
     written: list[Path] = []

@@ -14,10 +14,11 @@ from redwatch.data.duplicates import detect_duplicates
 from redwatch.data.flags import DetectorReport, RowFlag, merge_reports
 from redwatch.data.label_errors import DEFAULT_FOLDS, check_labels, detect_label_errors
 from redwatch.data.ood import DEFAULT_FPR, detect_ood
+from redwatch.data.user_model import UserModel, load_user_model
 from redwatch.engine.data import load_csv
 from redwatch.exceptions import DataError, UsageError
 
-KINDS = ("tabular", "image")
+KINDS = ("tabular", "image", "interactions")
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,9 @@ class ScanOptions:
     learner: str = "ensemble"
     folds: int = DEFAULT_FOLDS
     ood_fpr: float = DEFAULT_FPR
+    model: str | None = None
+    trust_model: bool = False
+    model_class: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,7 @@ def run_detectors(data: LabelledData, options: ScanOptions) -> tuple[DetectorRep
         raise UsageError(f"unknown --kind {options.kind!r}; choose one of {', '.join(KINDS)}")
     check_labels(data.y, data.class_names, options.folds)
     shape = _image_shape(data.x, options) if options.kind == "image" else None
+    user = _user_model(options, shape)
     reports = [
         detect_label_errors(
             data.x,
@@ -96,21 +101,56 @@ def run_detectors(data: LabelledData, options: ScanOptions) -> tuple[DetectorRep
             learner=options.learner,
             folds=options.folds,
             seed=options.seed,
+            model=None if user is None or (user.is_torch and shape) else user.raw,
+            input_shape=shape,
+            standardize=shape is None,
         ),
         detect_duplicates(data.x, data.y, data.class_names),
         detect_ood(data.x, fpr=options.ood_fpr, seed=options.seed),
     ]
     if shape is not None:
-        reports.append(_backdoor(data, shape, options.seed))
+        model = user.raw if user is not None and user.is_torch else None
+        reports.append(_backdoor(data, shape, options.seed, model))
     return tuple(reports)
 
 
-def scan_file(path: str | Path, label: str, options: ScanOptions) -> ScanResult:
-    """Load, check and scan one labelled CSV."""
+def _user_model(options: ScanOptions, shape: tuple[int, ...] | None) -> UserModel | None:
+    """--model, loaded safely: label errors retrain it per fold (a PyTorch module on images
+    gives the backdoor detector its representations instead)."""
+    if options.model is None:
+        return None
+    return load_user_model(
+        options.model,
+        trust_model=options.trust_model,
+        model_class=options.model_class,
+        input_shape=shape,
+    )
+
+
+def scan_file(path: str | Path, label: str | None, options: ScanOptions) -> ScanResult:
+    """Load, check and scan one labelled CSV (interactions: `label` names the rating
+    column, default `rating`)."""
+    if options.kind == "interactions":
+        return _scan_interactions(path, label, options)
+    if label is None:
+        raise UsageError(f"--label is required for --kind {options.kind}")
     data = load_labelled(path, label)
     reports = run_detectors(data, options)
     return ScanResult(
         data.source, label, len(data.y), options.kind, reports, merge_reports(reports)
+    )
+
+
+def _scan_interactions(path: str | Path, rating: str | None, options: ScanOptions) -> ScanResult:
+    """The shilling detector on a (user, item, rating, timestamp) CSV; every row of a
+    flagged account is a flagged row."""
+    from redwatch.data.interactions import load_interactions
+    from redwatch.data.shilling import ShillingOptions, detect_shilling
+
+    data = load_interactions(path, rating)
+    report = detect_shilling(data, ShillingOptions(seed=options.seed))
+    return ScanResult(
+        data.source, data.rating_column, data.rows, options.kind, (report,), list(report.flags)
     )
 
 
@@ -132,11 +172,16 @@ def _image_shape(x: np.ndarray, options: ScanOptions) -> tuple[int, ...]:
     return shape
 
 
-def _backdoor(data: LabelledData, shape: tuple[int, ...], seed: int) -> DetectorReport:
-    """The backdoor detector, imported only for image scans (it needs torch)."""
+def _backdoor(
+    data: LabelledData, shape: tuple[int, ...], seed: int, model: Any = None
+) -> DetectorReport:
+    """The backdoor detector, imported only for image scans (it needs torch); `model` is
+    the user's PyTorch module, whose penultimate layer replaces our own CNN's."""
     try:
         from redwatch.data.backdoor import detect_backdoor
     except ImportError as exc:
         raise UsageError(f"the backdoor detector is not available: {exc}") from None
-    report: DetectorReport = detect_backdoor(data.x, data.y, image_shape=shape, seed=seed)
+    report: DetectorReport = detect_backdoor(
+        data.x, data.y, image_shape=shape, seed=seed, model=model
+    )
     return report
