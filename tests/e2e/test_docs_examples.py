@@ -74,6 +74,13 @@ EXPECT: dict[str, tuple[str, ...]] = {
     "ip_fingerprint.sh": ("copy: exit code 0", "independent: exit code 1"),
     "ip-verify.sh": ("ownership shown", "clean model exit code: 1"),
     "data_scan.sh": ("scan exit code: 1", "quarantined rows:"),
+    "data_shilling.sh": ("scan exit code: 1", "cluster of 28 accounts", "quarantined rows:"),
+    "privacy_membership.py": ("rmia_online: AUC", "finding ["),
+    "harden_drop_rows.sh": (
+        "scan exit code: 1",
+        "harden exit code: 0",
+        "agreement with the quarantine",
+    ),
     "ip_verify_python.py": (
         "watermarked copy: agreement",
         "independently trained: agreement",
@@ -102,6 +109,14 @@ WRITES: dict[str, tuple[str, ...]] = {
     ),
     "ip_verify_python.py": ("o/certificate.json", "o/certificate.md"),
     "data_scan.sh": ("quarantine.csv", "quarantine.clean.csv", "report/data-scan.html"),
+    "data_shilling.sh": ("ratings.csv", "scan.json", "quarantine.csv", "quarantine.clean.csv"),
+    "privacy_membership.py": ("o/membership.json",),
+    "harden_drop_rows.sh": (
+        "quarantine.csv",
+        "retrained/harden.json",
+        "retrained/model.joblib",
+        "retrained/report.md",
+    ),
 }
 SETUP: dict[str, Callable[[Path], None]] = {"harden-fraud.sh": _fraud_folder}
 CHECK: dict[str, Callable[[Path], None]] = {"harden-fraud.sh": _harden_record}
@@ -116,6 +131,7 @@ SLOW = {
     "ip_watermark.sh",
     "ip_fingerprint.sh",
     "ip-verify.sh",
+    "harden_drop_rows.sh",
 }
 # Exit codes other than 0 that an example may end with, and why.
 EXIT: dict[str, set[int]] = {"harden-fraud.sh": {0, 1}}  # 1: robustness did not improve
