@@ -94,6 +94,11 @@ def _print(result: ScanResult, written: list[Path]) -> None:
     typer.echo(f"{result.source}: {len(result.flagged)} of {result.rows} rows flagged")
     for report in result.reports:
         typer.echo(f"  {report.name}: {len(report.flags)} row(s)")
+    if result.kind == "interactions":  # every row of an account says the same: show clusters
+        _print_clusters(result)
+        for path in written:
+            typer.echo(f"wrote {path}")
+        return
     ranked = sorted(result.flagged, key=lambda f: (-f.score, f.row))
     for flag in ranked[:SHOWN_ROWS]:
         typer.echo(f"  row {flag.row} (score {flag.score:.2f}): {'; '.join(flag.reasons)}")
@@ -101,3 +106,15 @@ def _print(result: ScanResult, written: list[Path]) -> None:
         typer.echo(f"  ... and {len(ranked) - SHOWN_ROWS} more (--json lists all)")
     for path in written:
         typer.echo(f"wrote {path}")
+
+
+def _print_clusters(result: ScanResult) -> None:
+    """One line per flagged cluster of accounts: size, targets, a few user ids."""
+    clusters = [c for r in result.reports for c in r.metrics.get("clusters", [])]
+    for cluster in clusters[:SHOWN_ROWS]:
+        targets = ", ".join(f"item {t['item']} rated {t['rating']:g}" for t in cluster["targets"])
+        users = ", ".join(str(u) for u in cluster["users"][:5])
+        more = f" and {cluster['accounts'] - 5} more" if cluster["accounts"] > 5 else ""
+        typer.echo(f"  cluster of {cluster['accounts']} accounts ({targets}): users {users}{more}")
+    if len(clusters) > SHOWN_ROWS:
+        typer.echo(f"  ... and {len(clusters) - SHOWN_ROWS} more clusters (--json lists all)")
