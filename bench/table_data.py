@@ -19,21 +19,22 @@ def _prf(row: dict[str, Any] | None) -> str:
 
 
 def label_rows() -> list[str]:
-    """Label flips: our detector against plain cleanlab, same data, same flips."""
+    """Label flips: our detector (the image path, a CNN with the ensemble, on images) against
+    plain cleanlab, same data, same flips, per seed."""
     doc = load_result("data_labels")
     rows = [
-        "| label flips · data · rate | plain cleanlab: precision / recall / FPR | redwatch "
+        "| label flips · data · rate · seed | plain cleanlab: precision / recall / FPR | redwatch "
         "data scan | goal: recall ≥ 0.90 at precision ≥ 0.80 |",
         "|---|---|---|---|",
     ]
-    cases: dict[tuple[str, float], dict[str, dict[str, Any]]] = {}
+    cases: dict[tuple[str, float, int], dict[str, dict[str, Any]]] = {}
     for r in doc["rows"]:
-        cases.setdefault((r["data"], r["rate"]), {})[r["method"]] = r
-    for (data, rate), by in cases.items():
-        ours = by["redwatch_ensemble"]
+        cases.setdefault((r["data"], r["rate"], r.get("seed", 0)), {})[r["method"]] = r
+    for (data, rate, seed), by in cases.items():
+        ours = by.get("redwatch_image") or by["redwatch_ensemble"]
         reached = ours["recall"] >= 0.9 and ours["precision"] >= 0.8
         rows.append(
-            f"| {data} · {rate:.0%} | {_prf(by.get('cleanlab_plain'))} | {_prf(ours)} "
+            f"| {data} · {rate:.0%} · {seed} | {_prf(by.get('cleanlab_plain'))} | {_prf(ours)} "
             f"| {met(reached)} |"
         )
     return rows

@@ -28,7 +28,7 @@ class ScanOptions:
     kind: str = "tabular"
     image_shape: tuple[int, ...] | None = None
     seed: int = 0
-    learner: str = "ensemble"
+    learner: str = "auto"  # label errors: a CNN mix for images, ensemble for tables
     folds: int = DEFAULT_FOLDS
     ood_fpr: float = DEFAULT_FPR
     model: str | None = None
