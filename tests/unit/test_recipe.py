@@ -10,7 +10,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
-from redwatch.exceptions import UsageError
+from redwatch.exceptions import TargetError, UsageError
 from redwatch.recipe import recipe_for, trainable
 from redwatch.targets.boosting_target import XGBoostBoosterTarget
 from redwatch.targets.sklearn_target import SklearnTarget
@@ -69,8 +69,10 @@ def test_torch_recipe_reinitialises_a_copy_and_trains_it() -> None:
     assert not trainable(scripted)
     with pytest.raises(UsageError, match="TorchScript"):
         recipe_for(scripted)
-    with pytest.raises(UsageError, match="number of classes is unknown"):
-        recipe_for(TorchTarget(_Net(), input_shape=(1, 8, 8)))
+    # a torch target that does not declare its classes learns them from one forward pass
+    assert recipe_for(TorchTarget(_Net(), input_shape=(1, 8, 8))).n_classes == 10
+    with pytest.raises(TargetError, match="needs input_shape or n_classes"):
+        recipe_for(TorchTarget(_Net()))
 
 
 def train_shallow_forest(x: np.ndarray, y: np.ndarray, seed: int) -> RandomForestClassifier:
