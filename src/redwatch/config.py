@@ -82,6 +82,7 @@ class ProjectConfig(_Strict):
     label: str | None = None
     onehot: list[list[str]] = Field(default_factory=list)
     constraints: list[str] = Field(default_factory=list)
+    sensitive: list[str] = Field(default_factory=list)  # sensitive columns of the data
 
     @field_validator("fail_on")
     @classmethod

@@ -26,6 +26,9 @@ def scan(
     model: str = typer.Argument(..., help="Model file, 'module:attr', or http(s) URL."),
     data: Path = typer.Option(..., "--data", help="CSV with a header row."),
     label: str | None = typer.Option(None, "--label", help="Label column in the CSV."),
+    sensitive: list[str] = typer.Option(
+        [], "--sensitive", help="Sensitive column of the CSV, e.g. sex (repeatable)."
+    ),
     probe: list[str] = typer.Option([], "--probe", help="Probe to run (repeatable)."),
     budget_queries: int | None = typer.Option(None, "--budget-queries", min=1),
     budget_seconds: float | None = typer.Option(None, "--budget-seconds", min=0.1),
@@ -74,7 +77,8 @@ def scan(
         ),
         decryption_key=read_key(key_env, key_file),
     )
-    dataset = load_csv(data, label or project.label)
+    columns = sensitive or project.sensitive
+    dataset = load_csv(data, label or project.label, sensitive=columns)
     options = ScanOptions(
         out_dir=out_dir,
         probes=probe or None,
@@ -90,6 +94,7 @@ def scan(
         onehot=project.onehot,
         constraints=project.constraints,
         config_source=str(config or DEFAULT_PROJECT_FILE),
+        sensitive=columns,
     )
     with open_store() as store:
         result = run_scan(

@@ -39,6 +39,7 @@ class ScanOptions:
     onehot: Sequence[Sequence[str]] = ()  # groups of 0/1 columns with exactly one 1
     constraints: Sequence[str] = ()  # linear relations, e.g. "amount >= 0"
     config_source: str = "redwatch.yaml"  # named in errors about the declarations
+    sensitive: Sequence[str] = ()  # sensitive columns of the CSV (features or side columns)
 
 
 def build_spec(data: Dataset, options: ScanOptions) -> InputSpec:
@@ -116,18 +117,13 @@ def _check_data(spec: InputSpec, x: np.ndarray, source: str) -> None:
 def prepare_input(target: Target, data: Dataset, options: ScanOptions) -> CampaignInput:
     """Align columns with the model, attach the input spec, encode labels (or take the
     model's own predictions as reference when the data has none), and probe the model once
-    so that a data/model mismatch is a clear error before any attack starts."""
+    so that a data/model mismatch is a clear error before any attack starts. Sensitive
+    columns follow the rows through sampling."""
+    data = _with_sensitive(data, options.sensitive)
     data = align(data, target.feature_names, target.n_features)
     if len(data.x) > options.max_rows:
         rng = np.random.default_rng(options.seed)
-        keep = np.sort(rng.permutation(len(data.x))[: options.max_rows])
-        data = Dataset(
-            data.x[keep],
-            None if data.y_raw is None else data.y_raw[keep],
-            data.feature_names,
-            data.label,
-            data.source,
-        )
+        data = data.take(np.sort(rng.permutation(len(data.x))[: options.max_rows]))
     target.set_input_spec(build_spec(data, options))
     try:
         reference = target.predict(data.x)
@@ -147,7 +143,24 @@ def prepare_input(target: Target, data: Dataset, options: ScanOptions) -> Campai
         "clean_accuracy": float(np.mean(reference == y)),
         "seed": options.seed,
     }
-    return CampaignInput(data.x, y, from_model, config)
+    if options.sensitive:
+        config["sensitive"] = list(dict.fromkeys(options.sensitive))
+    return CampaignInput(data.x, y, from_model, config, sensitive=dict(data.sensitive))
+
+
+def _with_sensitive(data: Dataset, names: Sequence[str]) -> Dataset:
+    """Only the declared sensitive columns, taken from the side columns load_csv kept or
+    else from the feature columns; DataError naming a column the data does not have."""
+    side: dict[str, np.ndarray] = {}
+    for name in dict.fromkeys(names):
+        if name in data.sensitive:
+            side[name] = data.sensitive[name]
+        elif name in data.feature_names:
+            side[name] = data.x[:, data.feature_names.index(name)]
+        else:
+            cols = ", ".join([*data.feature_names[:20], *data.sensitive][:20])
+            raise DataError(f"sensitive column {name!r} not in {data.source} (columns: {cols})")
+    return Dataset(data.x, data.y_raw, data.feature_names, data.label, data.source, side)
 
 
 def run_scan(

@@ -40,6 +40,7 @@ class CampaignInput:
     labels_from_model: bool = False
     config: dict[str, Any] = field(default_factory=dict)
     artifact: Path | None = None  # the model file, for probes that inspect the artifact
+    sensitive: dict[str, np.ndarray] = field(default_factory=dict)  # row-aligned with x
 
 
 class LocalExecutor:
@@ -185,6 +186,7 @@ def _run_probe(
         params=planned.params,
         progress=report,
         artifact=data.artifact,
+        sensitive=data.sensitive,
     )
     q0, t0 = target.queries, time.monotonic()
     status, message = "ok", ""

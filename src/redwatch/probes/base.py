@@ -61,6 +61,8 @@ class ProbeContext:
     started: float = field(default_factory=time.monotonic)
     metrics: dict[str, Any] = field(default_factory=dict)  # headline numbers, finding or not
     artifact: Path | None = None  # the model file the target was loaded from, if any
+    # sensitive columns by name (--sensitive), raw values row-aligned with x; text stays text
+    sensitive: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def rng(self) -> np.random.Generator:

@@ -1,0 +1,1 @@
+"""Fairness probes: how a model's decisions differ between groups of a sensitive attribute."""
