@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the integration and browser tests start by themselves: PostgreSQL's server
 # binaries, Redis's server (shared guard rate limits), Debian's Chromium (headless, for
-# opening HTML reports), and wrk (the load generator of the guard proxy benchmark).
+# opening HTML reports), wrk (the load generator of the guard proxy benchmark), Pango for
+# WeasyPrint (the audit's PDF) and pdftoppm from poppler-utils (renders audit PDF pages to
+# PNG in the audit test).
 # Idempotent: when initdb and pg_ctl are already present it only says where they are.
 set -euo pipefail
 
@@ -45,6 +47,17 @@ if command -v wrk >/dev/null; then
 else
     packages+=(wrk)
 fi
+if command -v pdftoppm >/dev/null; then
+    echo "pdftoppm (audit PDF pages to PNG): $(command -v pdftoppm)"
+else
+    packages+=(poppler-utils)
+fi
+# WeasyPrint (the audit's PDF) loads Pango and HarfBuzz through ctypes at import time
+if ldconfig -p | grep -q "libpangoft2-1.0.so.0"; then
+    echo "Pango (WeasyPrint): present"
+else
+    packages+=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libfontconfig1 fonts-dejavu-core)
+fi
 [[ ${#packages[@]} -eq 0 ]] && exit 0
 
 if ! command -v apt-get >/dev/null; then
@@ -75,3 +88,4 @@ echo "PostgreSQL server binaries: $bin_dir"
 command -v chromium >/dev/null || { echo "chromium was installed but is not on PATH" >&2; exit 1; }
 command -v redis-server >/dev/null || { echo "redis-server was installed but is not on PATH" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "wrk was installed but is not on PATH" >&2; exit 1; }
+command -v pdftoppm >/dev/null || { echo "pdftoppm was installed but is not on PATH" >&2; exit 1; }

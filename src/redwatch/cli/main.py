@@ -21,6 +21,7 @@ _SCAN_LIKE = {
     "report": "report_cmd",
     "demo": "demo_cmd",
     "harden": "harden_cmd",
+    "audit": "audit_cmd",
 }
 _GROUPS = {"probes": "probes_cmd", "findings": "findings_cmd", "integrity": "integrity_cmd"}
 _GUARD_PARTS = (
