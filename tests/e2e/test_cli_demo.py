@@ -43,6 +43,14 @@ def test_demo_then_scan_its_files_then_open_the_report(cli, tmp_path: Path) -> N
         doc = json.loads((tmp_path / "demo" / case / "report.json").read_text(encoding="utf-8"))
         ran = {p["probe"] for p in doc["probes"] if p["status"] in ("ok", "budget")}
         assert probes <= ran, (case, probes - ran)
+        # poisoning susceptibility: how much poison it takes is in every campaign report
+        runs = {p["probe"]: p for p in doc["probes"]}
+        for name in ("poisoning.label_flip", "poisoning.backdoor"):
+            assert runs[name]["status"] in ("ok", "budget"), runs[name]
+            assert "min_rate_compromised" in runs[name]["metrics"], runs[name]["metrics"]
+            assert runs[name]["metrics"]["rates"], runs[name]["metrics"]
+        report_md = (tmp_path / "demo" / case / "report.md").read_text(encoding="utf-8")
+        assert "poisoning.backdoor" in report_md
 
     listed = json.loads(cli("findings", "list", "--json").stdout)
     assert {f["target"] for f in listed} <= set(CASES)

@@ -76,6 +76,12 @@ EXPECT: dict[str, tuple[str, ...]] = {
     "data_scan.sh": ("scan exit code: 1", "quarantined rows:"),
     "data_shilling.sh": ("scan exit code: 1", "cluster of 28 accounts", "quarantined rows:"),
     "privacy_membership.py": ("rmia_online: AUC", "finding ["),
+    "fairness_scan.sh": ("four-fifths ratio 0.58", "finding [medium]"),
+    "privacy_attribute.py": (
+        "features+output: AUC",
+        "finding [medium]: Model output reveals sensitive attribute 'income'",
+    ),
+    "audit.sh": ("audit exit code: ", "overall risk:"),
     "harden_drop_rows.sh": (
         "scan exit code: 1",
         "harden exit code: 0",
@@ -111,6 +117,9 @@ WRITES: dict[str, tuple[str, ...]] = {
     "data_scan.sh": ("quarantine.csv", "quarantine.clean.csv", "report/data-scan.html"),
     "data_shilling.sh": ("ratings.csv", "scan.json", "quarantine.csv", "quarantine.clean.csv"),
     "privacy_membership.py": ("o/membership.json",),
+    "fairness_scan.sh": ("report.json", "report/report.md", "hmda.joblib"),
+    "privacy_attribute.py": ("o/attribute.json",),
+    "audit.sh": ("o/audit/audit.json", "o/audit/audit.html", "o/audit/audit.pdf"),
     "harden_drop_rows.sh": (
         "quarantine.csv",
         "retrained/harden.json",
@@ -132,6 +141,7 @@ SLOW = {
     "ip_fingerprint.sh",
     "ip-verify.sh",
     "harden_drop_rows.sh",
+    "audit.sh",
 }
 # Exit codes other than 0 that an example may end with, and why.
 EXIT: dict[str, set[int]] = {"harden-fraud.sh": {0, 1}}  # 1: robustness did not improve
