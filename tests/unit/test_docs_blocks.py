@@ -48,6 +48,11 @@ ALLOWED: list[tuple[str, str, str]] = [
     ),
     (
         "README.md",
+        "redwatch scan model.joblib --data claims.csv --label fraud --sensitive",
+        "command overview; runnable: docs/examples/fairness_scan.sh and audit.sh",
+    ),
+    (
+        "README.md",
         "redwatch scan model.joblib --data holdout.csv --probe extraction",
         "command overview; runnable: docs/examples/ip_*.sh",
     ),
