@@ -15,7 +15,7 @@ import pytest
 from e2e_helpers import fast_config
 from pypdf import PdfReader
 
-from redwatch.demo.models import train_credit_gbm
+from redwatch.demo.models import train_credit_gbm, train_digits_logreg
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 SECTIONS = (
@@ -118,3 +118,29 @@ def test_audit_bad_input_is_one_line_and_writes_nothing(cli, tmp_path: Path) -> 
         assert len(run.stderr.strip().splitlines()) == 1, run.stderr
         assert needle in run.stderr, run.stderr
     assert not (tmp_path / "audit").exists()
+
+
+def test_audit_pdf_embeds_model_inversion_images(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    demo = train_digits_logreg(seed=0)
+    joblib.dump(demo.model, tmp_path / "digits.joblib")
+    frame = pd.DataFrame(demo.x_test[:200], columns=list(demo.feature_names))
+    frame["digit"] = demo.y_test[:200]
+    frame.to_csv(tmp_path / "digits.csv", index=False)
+    config = fast_config(tmp_path / "redwatch.yaml")
+    with config.open("a", encoding="utf-8") as fh:
+        fh.write("  privacy.membership: {shadows: 2}\n")
+    run = cli(
+        "audit", str(tmp_path / "digits.joblib"), "--data", str(tmp_path / "digits.csv"),
+        "--label", "digit", "--input-shape", "1,8,8", "--out", "audit", "--format", "pdf,json",
+        "--budget-seconds", "10", "--fail-on", "none", "--config", str(config),
+    )  # fmt: skip
+    assert run.code == 0, run.stderr
+    doc = json.loads((tmp_path / "audit" / "audit.json").read_text(encoding="utf-8"))
+    inversion = [e for e in doc["evidence"] if e["probe"] == "privacy.model_inversion"]
+    assert inversion, doc["method"]["probes_run"]
+    assert inversion[0]["items"][0]["kind"] == "image"
+    reader = PdfReader(tmp_path / "audit" / "audit.pdf")
+    images = [img for page in reader.pages for img in page.images]
+    assert images, "the reconstructions are embedded in the PDF"
+    text = _flat("\n".join(page.extract_text() or "" for page in reader.pages))
+    assert _flat("model-inversion reconstruction per class") in text

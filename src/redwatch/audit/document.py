@@ -12,13 +12,18 @@ from typing import Any
 
 from redwatch.audit import rubric
 from redwatch.audit.frameworks_view import controls, framework_sections
-from redwatch.audit.register import SKIP_KEY, build_register, headline, measured
+from redwatch.audit.register import NOT_CHECKED, SKIP_KEY, build_register, headline, measured
 from redwatch.reports.document import by_severity
 from redwatch.reports.document import document as report_document
 from redwatch.results import CampaignResult
 
 AUDIT_SCHEMA = "redwatch.audit/v1"
 TOP_RISKS = 5
+NOT_APPLICABLE = "not applicable"  # status of a probe that ran but had nothing to test
+NO_BASELINE = (
+    "no baseline was given to compare the model with (a fingerprint file from `redwatch "
+    "integrity fingerprint`, passed as the probe's `fingerprint` option)"
+)
 VERSIONED = ("redwatch", "numpy", "scikit-learn", "torch", "xgboost", "lightgbm", "fairlearn")
 
 
@@ -88,6 +93,11 @@ def summary(doc: dict[str, Any], register: list[dict[str, Any]]) -> dict[str, An
         "tested_not_found": len(clean),
         "top_risks": [_statement(r) for r in findings[:TOP_RISKS]],
         "clean_tests": [_clean_statement(r) for r in clean],
+        "not_applicable": [
+            {"probe": p["probe"], "text": f"{p['probe']}: not applicable, {_why_not(p)}."}
+            for p in doc["probes"]
+            if _not_applicable(p)
+        ],
     }
 
 
@@ -119,7 +129,8 @@ def method(doc: dict[str, Any], scope: AuditScope) -> dict[str, Any]:
         if _ran(p):
             runs.append(_run_row(p))
         else:
-            not_run.append({"probe": p["probe"], "status": p["status"], "reason": _why_not(p)})
+            status = NOT_APPLICABLE if _not_applicable(p) else p["status"]
+            not_run.append({"probe": p["probe"], "status": status, "reason": _why_not(p)})
     return {
         "campaign_id": doc["campaign"]["id"],
         "started_at": doc["campaign"]["started_at"],
@@ -146,13 +157,26 @@ def method(doc: dict[str, Any], scope: AuditScope) -> dict[str, Any]:
 
 def _ran(run: dict[str, Any]) -> bool:
     """The probe ran to the end (or its budget) and had something to test."""
-    return run["status"] in ("ok", "budget") and SKIP_KEY not in (run.get("metrics") or {})
+    return run["status"] in ("ok", "budget") and not _not_applicable(run)
+
+
+def _not_applicable(run: dict[str, Any]) -> bool:
+    """The probe started but had nothing to test: it recorded a skip reason, or a verdict
+    that says it had no baseline to compare with."""
+    metrics = run.get("metrics") or {}
+    finished = run["status"] in ("ok", "budget")
+    return finished and (SKIP_KEY in metrics or metrics.get("verdict") == NOT_CHECKED)
 
 
 def _why_not(run: dict[str, Any]) -> str:
-    """Why a probe did not measure anything: its own skip reason, else its message."""
-    reason = (run.get("metrics") or {}).get(SKIP_KEY)
-    return str(reason) if reason else str(run["message"] or run["status"])
+    """Why a probe did not measure anything: its own skip reason, the missing baseline,
+    else its message."""
+    metrics = run.get("metrics") or {}
+    if metrics.get(SKIP_KEY):
+        return str(metrics[SKIP_KEY])
+    if metrics.get("verdict") == NOT_CHECKED:
+        return NO_BASELINE
+    return str(run["message"] or run["status"])
 
 
 def _run_row(p: dict[str, Any]) -> dict[str, Any]:

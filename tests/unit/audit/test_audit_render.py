@@ -109,6 +109,14 @@ def test_method_controls_and_frameworks(audit: dict) -> None:  # type: ignore[ty
         "fairness.groups": "no sensitive column declared",
         "evasion.pgd": "needs gradients",
     }
+    statuses = {p["probe"]: p["status"] for p in method["probes_not_run"]}
+    assert statuses == {"fairness.groups": "not applicable", "evasion.pgd": "skipped"}
+    assert audit["summary"]["not_applicable"] == [
+        {
+            "probe": "fairness.groups",
+            "text": "fairness.groups: not applicable, no sensitive column declared.",
+        }
+    ]
     assert method["seed"] == 3
     assert "python" in method["versions"]
     status = {c["id"]: c["status"] for c in audit["controls"]}
