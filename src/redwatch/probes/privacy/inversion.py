@@ -72,8 +72,7 @@ class ModelInversionProbe(ImageProbe):
         table = per_class(target, inv, proba, corr, present)
         metrics = _metrics(table, len(present), settings, inv)
         ctx.metrics.update(metrics)
-        if not recognisable(metrics):
-            return []
+        # not recognisable: still an (info) finding, so the report shows the reconstructions
         return [self._finding(target, spec, inv, means, classes, present, metrics)]
 
     def _finding(
@@ -90,14 +89,23 @@ class ModelInversionProbe(ImageProbe):
         n, k = metrics["classes_inverted"], metrics["classes_matched"]
         shape = _image_shape(spec.image_shape or ())
         own = np.searchsorted(present, classes)
+        if recognisable(metrics):
+            severity = Severity.MEDIUM if metrics["match_rate"] >= 0.8 else Severity.LOW
+            title = (
+                f"Model inversion reconstructs recognisable class images: {k} of {n} match "
+                f"their own class best"
+            )
+        else:
+            severity = Severity.INFO
+            title = (
+                f"Model inversion reconstructions are not recognisable: {k} of {n} match "
+                f"their own class best (evidence only)"
+            )
         return Finding(
             probe=self.name,
             category=self.category,
-            severity=Severity.MEDIUM if metrics["match_rate"] >= 0.8 else Severity.LOW,
-            title=(
-                f"Model inversion reconstructs recognisable class images: {k} of {n} match "
-                f"their own class best"
-            ),
+            severity=severity,
+            title=title,
             description=(
                 f"Gradient descent from a flat image, {metrics['steps_run']} steps x "
                 f"{metrics['restarts']} restarts per class, gives reconstructions that "
