@@ -64,10 +64,11 @@ bench: install-all
 	$(BIN)/python bench/bench_ip_watermark.py
 	$(BIN)/python bench/bench_ip_api.py
 	$(BIN)/python bench/bench_ip_fingerprint.py
-	$(BIN)/python bench/bench_data_labels.py
+	$(BIN)/python bench/bench_data_labels.py --seeds 0,1
 	$(BIN)/python bench/bench_data_backdoor.py
 	$(BIN)/python bench/bench_data_shilling.py
 	$(BIN)/python bench/bench_privacy_mia.py
+	$(BIN)/python bench/bench_audit_privacy_rank.py
 	$(BIN)/python bench/table.py
 
 clean:

@@ -10,7 +10,7 @@ from typing import Any
 from _common import load_result, met
 from table_data import data_rows
 from table_ip import ip_rows
-from table_privacy import privacy_rows
+from table_privacy import privacy_rank_rows, privacy_rows
 
 
 def _num(value: float | None, fmt: str = ".2f") -> str:
@@ -324,6 +324,8 @@ def table() -> str:
             *data_rows(),
             "",
             *privacy_rows(),
+            "",
+            *privacy_rank_rows(),
         ]
     )
 

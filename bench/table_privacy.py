@@ -47,5 +47,29 @@ def privacy_rows() -> list[str]:
     return rows
 
 
+def privacy_rank_rows() -> list[str]:
+    """Per data set (bench_audit_privacy_rank.py): the privacy risk the audit gives the
+    over-fit and the regularised model, and whether over-fit ranks strictly above."""
+    doc = load_result("audit_privacy_rank")
+    rows = [
+        "| audit privacy risk · data | over-fit RF: risk (L×I) · TPR at 0.1 % FPR "
+        "| regularised logreg: risk (L×I) · TPR at 0.1 % FPR | goal: over-fit ranked above |",
+        "|---|---|---|---|",
+    ]
+    for v in doc["verdicts"]:
+        rows.append(
+            f"| {v['data']} | {v['overfit_risk']} · {_rate(v['overfit_tpr'])} "
+            f"| {v['regularised_risk']} · {_rate(v['regularised_tpr'])} | {met(bool(v['met']))} |"
+        )
+    return rows
+
+
+def _rate(value: float | None) -> str:
+    """A rate as a percentage, or a dash when the probe measured none."""
+    return "—" if value is None else f"{value:.1%}"
+
+
 if __name__ == "__main__":
     print("\n".join(privacy_rows()))
+    print()
+    print("\n".join(privacy_rank_rows()))
