@@ -1,8 +1,11 @@
 """Target base class: one adapter per model kind. It counts queries (rows sent to the model)
-and enforces a hard query budget, so every probe and attack is metered the same way."""
+and enforces a hard query budget, so every probe and attack is metered the same way; an
+attack can also be given a deadline, after which its queries are refused like a spent
+budget, so long attacks stop at a probe's time share."""
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +37,7 @@ class Target(ABC):
 
     queries: int = 0
     _limit: int | None = None
+    _deadline: float | None = None  # time.monotonic() after which queries are refused
 
     @property
     def kind(self) -> str:
@@ -56,6 +60,8 @@ class Target(ABC):
         return None if not caps else max(0, min(caps) - self.queries)
 
     def _spend(self, n: int) -> None:
+        if self._deadline is not None and time.monotonic() > self._deadline:
+            raise QueryBudgetExceeded(f"time budget spent on {self.name}: {n} more queries asked")
         left = self.remaining
         if left is not None and n > left:
             raise QueryBudgetExceeded(
@@ -74,6 +80,19 @@ class Target(ABC):
             yield
         finally:
             self._limit = previous
+
+    @contextmanager
+    def until(self, deadline: float | None) -> Iterator[None]:
+        """Refuse queries inside the block once time.monotonic() passes `deadline` (None: no
+        extra cap). Attacks stop there as at a spent budget and keep what they found; the
+        queries that confirm their examples run after the block."""
+        previous = self._deadline
+        if deadline is not None:
+            self._deadline = deadline if previous is None else min(previous, deadline)
+        try:
+            yield
+        finally:
+            self._deadline = previous
 
     # -- queries --------------------------------------------------------------------------
     def predict_proba(self, x: np.ndarray) -> np.ndarray:

@@ -99,3 +99,17 @@ def test_queries_are_counted_and_budget_enforced() -> None:
     assert target.queries == 20
     target.loss_gradient(IRIS_X[:5], IRIS_Y[:5])
     assert target.remaining == 0
+
+
+def test_a_deadline_refuses_queries_inside_its_block_only() -> None:
+    import time
+
+    target = SklearnTarget(LogisticRegression(max_iter=500).fit(IRIS_X, IRIS_Y))
+    with target.until(time.monotonic() + 60):
+        target.predict(IRIS_X[:3])  # before the deadline: answered
+        with target.until(time.monotonic() - 1), pytest.raises(QueryBudgetExceeded, match="time"):
+            target.predict(IRIS_X[:3])  # the tighter (past) deadline wins inside
+        target.predict(IRIS_X[:3])  # the outer deadline is back
+    with target.until(None):
+        target.predict(IRIS_X[:3])  # None adds no cap
+    assert target.queries == 9  # the refused call was not counted

@@ -4,7 +4,7 @@ robustness curves, and turning measurements into a Finding."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -301,10 +301,13 @@ def recheck(
     return x_adv, fooled
 
 
-def reserving(target: Target, n: int) -> contextlib.AbstractContextManager[None]:
-    """Cap an attack so that n queries stay available to confirm its examples."""
+@contextlib.contextmanager
+def reserving(target: Target, n: int, deadline: float | None = None) -> Iterator[None]:
+    """Cap an attack so that n queries stay available to confirm its examples, and stop it
+    at `deadline` (the probe's time share) when one is given."""
     left = target.remaining
-    return target.limit(None if left is None else max(0, left - n))
+    with target.limit(None if left is None else max(0, left - n)), target.until(deadline):
+        yield
 
 
 def sweep(
@@ -330,7 +333,7 @@ def sweep(
             break
         ctx.progress(i / len(epsilons), f"{spec.attack_label} L{spec.norm} ε={eps:g}")
         try:
-            with reserving(target, len(rows)):
+            with reserving(target, len(rows), ctx.deadline):
                 result = attack(u0, setup.y[rows], eps * setup.norm_scale(spec.norm))
         except QueryBudgetExceeded:
             break

@@ -98,7 +98,8 @@ def minimal_norm_finding(
     ctx.progress(0.0, f"{spec.attack_label} L{norm}")
     u = setup.to_unit(setup.x[rows])
     try:
-        res = attack(predict_fn, u, setup.y[rows])
+        with target.until(ctx.deadline):  # the time share ends the attack, not the probe
+            res = attack(predict_fn, u, setup.y[rows])
     except QueryBudgetExceeded:  # spent before the attack could start
         return None
     x_adv, fooled = recheck(target, setup, res.x_adv, rows)

@@ -55,3 +55,16 @@ def test_signopt_refuses_linf(cancer_data) -> None:  # type: ignore[no-untyped-d
     ctx = ProbeContext(x, y, Budget(), seed=0, params={"norms": ["inf"]})
     with pytest.raises(ProbeError, match="L2"):
         list(SignOPTProbe().run(target, ctx))
+
+
+def test_signopt_stops_at_its_time_share_and_keeps_what_it_confirmed(cancer_data) -> None:  # type: ignore[no-untyped-def]
+    target, x, y = _svc(cancer_data)
+    # a million queries per sample cannot be spent in one second: the deadline ends the run
+    params = {"samples": 20, "max_queries": 1_000_000}
+    ctx = ProbeContext(x, y, Budget(seconds=1.0), seed=0, params=params)
+    findings = list(SignOPTProbe().run(target, ctx))
+    assert target.queries < 20 * 1_000_000
+    (f,) = findings
+    assert f.metrics["stopped"] == "budget"
+    arrays = f.evidence[0].arrays
+    assert (target.predict(arrays["x_adv"]) != arrays["y"]).all()  # confirmed after it
