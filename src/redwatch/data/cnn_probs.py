@@ -6,8 +6,6 @@ mislabelled. Needs torch: label_errors imports this module only for an image lea
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from math import ceil
 
 import numpy as np
@@ -15,7 +13,7 @@ import torch
 from torch import nn
 
 from redwatch.data.representations import image_net
-from redwatch.ip.recipe import fit_torch
+from redwatch.ip.recipe import fit_torch, one_torch_thread
 from redwatch.recipe import TrainRecipe
 
 EPOCHS = 6
@@ -70,20 +68,8 @@ def train_cnn(
     net = nn.Sequential(Scale(scale), image_net(image_shape, n_classes))
     steps_per_epoch = max(ceil(len(x) / BATCH_SIZE), 1)
     epochs = max(epochs, min(MAX_EPOCHS, ceil(MIN_STEPS / steps_per_epoch)))
-    with _one_torch_thread():
+    with one_torch_thread():
         trained: nn.Module = fit_torch(
             net, x, y, epochs=epochs, seed=seed, batch_size=BATCH_SIZE, lr=LEARNING_RATE
         )
     return trained
-
-
-@contextmanager
-def _one_torch_thread() -> Iterator[None]:
-    """Train on one torch thread (a network this small only thrashes on more), then
-    restore the caller's setting."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)

@@ -21,11 +21,10 @@ import numpy as np
 from redwatch.data.flags import merge_reports
 from redwatch.data.scan import LabelledData, run_detectors
 from redwatch.data.scan import ScanOptions as DataScanOptions
-from redwatch.engine.campaign import ScanOptions
 from redwatch.engine.data import Dataset, align, load_csv
 from redwatch.exceptions import DataError, UsageError
 from redwatch.harden.compare import Comparison, compare
-from redwatch.harden.pipeline import HardenRequest, Progress, save_model
+from redwatch.harden.pipeline import HardenRequest, Progress, save_model, scan_options
 from redwatch.harden.record import build_record, markdown, sha256_file, write_json
 from redwatch.harden.rescan import rescan
 from redwatch.harden.retrain import (
@@ -207,16 +206,7 @@ def _verify(
         detectors=prep.detectors,
     )
     held = _rows(prep.data, prep.held_out)
-    options = ScanOptions(
-        out_dir=h.out,
-        probes=list(h.probes) or None,
-        budget=h.budget,
-        formats=h.formats,
-        seed=h.seed,
-        params=h.params,
-        features=h.features,
-        image_shape=h.input_shape,
-    )
+    options = scan_options(h)
     before_result, after_result = rescan(
         (prep.target, after),
         (h.model, str(model_path)),

@@ -97,16 +97,7 @@ def run_harden(req: HardenRequest, store: Store, progress: Progress | None = Non
     )
     method = _method(req, target)
     split = _split(target, req)
-    options = ScanOptions(
-        out_dir=req.out,
-        probes=list(req.probes) or None,
-        budget=req.budget,
-        formats=req.formats,
-        seed=req.seed,
-        params=req.params,
-        features=req.features,
-        image_shape=req.input_shape,
-    )
+    options = scan_options(req)
     spec = build_spec(split.train, options)
     kind = "image" if spec.is_image else "tabular"
     eps = req.epsilon if req.epsilon is not None else REFERENCE_EPSILON[(kind, "inf")]
@@ -127,6 +118,21 @@ def run_harden(req: HardenRequest, store: Store, progress: Progress | None = Non
     except BaseException:
         shutil.rmtree(req.out, ignore_errors=True)
         raise
+
+
+def scan_options(req: HardenRequest) -> ScanOptions:
+    """The before/after re-scan's options (probes, budget, seed, declarations) from a harden
+    request; `harden --drop-rows` re-scans with the same."""
+    return ScanOptions(
+        out_dir=req.out,
+        probes=list(req.probes) or None,
+        budget=req.budget,
+        formats=req.formats,
+        seed=req.seed,
+        params=req.params,
+        features=req.features,
+        image_shape=req.input_shape,
+    )
 
 
 def _check_request(req: HardenRequest) -> None:

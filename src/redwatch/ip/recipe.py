@@ -6,6 +6,8 @@ deep-copied and re-initialised."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -194,3 +196,17 @@ def independent_models(
             fit_like(model, x[rows], y[rows], seed=seed + i, epochs=epochs, input_shape=input_shape)
         )
     return models
+
+
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Run a block with torch on one thread (networks this small only thrash on more), then
+    restore the caller's setting."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -12,8 +12,7 @@ answers as soft targets. Pure functions, no metering.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +20,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from redwatch.exceptions import UsageError
+from redwatch.ip.recipe import one_torch_thread
 
 OUTPUT_MODES = ("probabilities", "label", "rounded")
 LEARNERS = ("auto", "mlp", "gbm", "cnn")
@@ -207,7 +207,7 @@ class _ImageNet:
         import torch
 
         batches: Any = _images(x, self.shape, self.scale).split(512)
-        with _one_torch_thread(), torch.no_grad():
+        with one_torch_thread(), torch.no_grad():
             logits = torch.cat([self.net(b) for b in batches])
         return np.asarray(logits.argmax(dim=1).numpy(), dtype=np.int64)
 
@@ -218,19 +218,6 @@ def _images(x: np.ndarray, shape: tuple[int, int, int], scale: tuple[float, floa
 
     t = torch.as_tensor((np.asarray(x) - scale[0]) / scale[1], dtype=torch.float32)
     return t.reshape(len(t), *shape)
-
-
-@contextmanager
-def _one_torch_thread() -> Iterator[None]:
-    """Run a block with torch on one thread (tiny models only thrash on more), then restore."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def small_cnn(image_shape: tuple[int, int, int], n_classes: int) -> Any:
@@ -279,7 +266,7 @@ def _fit_cnn(
     xt = _images(x, shape, scale)
     epochs = max(CNN_EPOCHS, math.ceil(CNN_MIN_STEPS * CNN_BATCH / len(x)))
     gen = torch.Generator().manual_seed(seed)
-    with _one_torch_thread():
+    with one_torch_thread():
         torch.manual_seed(seed)
         net = small_cnn(shape, target.shape[1])
         opt = torch.optim.Adam(net.parameters(), lr=1e-3)
