@@ -79,11 +79,17 @@ def load_labelled(path: str | Path, label: str) -> LabelledData:
     """Read the CSV (one-line DataError on any problem) and encode the label column."""
     data = load_csv(path, label)
     assert data.y_raw is not None
+    return labelled(data.x, data.y_raw, data.source, label)
+
+
+def labelled(x: np.ndarray, y_raw: np.ndarray, source: str, label: str) -> LabelledData:
+    """Rows with their raw labels encoded as class indices (sorted label values; mixed types
+    compare as text)."""
     try:
-        names, y = np.unique(data.y_raw, return_inverse=True)
+        names, y = np.unique(y_raw, return_inverse=True)
     except TypeError:
-        names, y = np.unique(data.y_raw.astype(str), return_inverse=True)
-    return LabelledData(data.x, y.ravel().astype(int), [str(n) for n in names], data.source, label)
+        names, y = np.unique(y_raw.astype(str), return_inverse=True)
+    return LabelledData(x, y.ravel().astype(int), [str(n) for n in names], source, label)
 
 
 def run_detectors(data: LabelledData, options: ScanOptions) -> tuple[DetectorReport, ...]:

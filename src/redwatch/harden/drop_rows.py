@@ -19,12 +19,19 @@ from typing import Any
 import numpy as np
 
 from redwatch.data.flags import merge_reports
-from redwatch.data.scan import LabelledData, run_detectors
 from redwatch.data.scan import ScanOptions as DataScanOptions
+from redwatch.data.scan import labelled, run_detectors
 from redwatch.engine.data import Dataset, align, load_csv
 from redwatch.exceptions import DataError, UsageError
 from redwatch.harden.compare import Comparison, compare
-from redwatch.harden.pipeline import HardenRequest, Progress, save_model, scan_options
+from redwatch.harden.pipeline import (
+    HardenRequest,
+    Progress,
+    check_common,
+    load_model,
+    save_model,
+    scan_options,
+)
 from redwatch.harden.record import build_record, markdown, sha256_file, write_json
 from redwatch.harden.rescan import rescan
 from redwatch.harden.retrain import (
@@ -43,7 +50,6 @@ from redwatch.recipe import TrainRecipe, recipe_for
 from redwatch.results import CampaignResult
 from redwatch.store.repository import Store
 from redwatch.targets.base import Target
-from redwatch.targets.loading import load_target
 
 DATA_KINDS = ("tabular", "image")
 
@@ -124,27 +130,15 @@ def check_request(req: DropRowsRequest) -> None:
     h = req.harden
     if h.method is not None or h.epsilon is not None:
         raise UsageError("--drop-rows retrains without the quarantine; drop --method/--epsilon")
-    if h.model.startswith(("http://", "https://")):
-        raise UsageError("redwatch harden needs the model file, not an endpoint URL")
     if req.kind not in DATA_KINDS:
         raise UsageError(f"unknown --kind {req.kind!r}; choose one of {', '.join(DATA_KINDS)}")
-    if not 0 < h.holdout < 1:
-        raise UsageError(f"--holdout must be between 0 and 1, got {h.holdout}")
-    if h.out.exists() and (not h.out.is_dir() or any(h.out.iterdir())):
-        raise UsageError(f"--out {h.out} exists and is not empty; choose a new folder")
+    check_common(h)
 
 
 def _prepare(req: DropRowsRequest) -> _Prepared:
     """Load the model and data, match the quarantine, split, and scan the kept rows."""
     h = req.harden
-    target = load_target(
-        h.model,
-        name=h.name or h.model,
-        trust_model=h.trust_model,
-        model_class=h.model_class,
-        input_shape=h.input_shape,
-        decryption_key=h.decryption_key,
-    )
+    target = load_model(h)
     if h.label is None:
         raise DataError(f"retraining needs labelled data: pass --label COLUMN for {h.data}")
     data = align(load_csv(h.data, h.label), target.feature_names, target.n_features)
@@ -167,18 +161,11 @@ def _data_rescan(
     """`redwatch data scan`'s detectors on the kept rows: (rows flagged by any detector,
     rows flagged per detector)."""
     assert data.y_raw is not None
-    raw = data.y_raw[kept]
-    try:
-        names, y = np.unique(raw, return_inverse=True)
-    except TypeError:
-        names, y = np.unique(raw.astype(str), return_inverse=True)
-    labelled = LabelledData(
-        data.x[kept], y.ravel().astype(int), [str(n) for n in names], data.source, str(data.label)
-    )
+    rows = labelled(data.x[kept], data.y_raw[kept], data.source, str(data.label))
     options = DataScanOptions(
         kind=req.kind, image_shape=req.harden.input_shape, seed=req.harden.seed
     )
-    reports = run_detectors(labelled, options)
+    reports = run_detectors(rows, options)
     return len(merge_reports(reports)), {r.name: len(r.flags) for r in reports}
 
 

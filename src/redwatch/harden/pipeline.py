@@ -87,14 +87,7 @@ def run_harden(req: HardenRequest, store: Store, progress: Progress | None = Non
     with nothing written to req.out."""
     _check_request(req)
     clock = {"start": time.monotonic()}
-    target = load_target(
-        req.model,
-        name=req.name or req.model,
-        trust_model=req.trust_model,
-        model_class=req.model_class,
-        input_shape=req.input_shape,
-        decryption_key=req.decryption_key,
-    )
+    target = load_model(req)
     method = _method(req, target)
     split = _split(target, req)
     options = scan_options(req)
@@ -135,16 +128,34 @@ def scan_options(req: HardenRequest) -> ScanOptions:
     )
 
 
-def _check_request(req: HardenRequest) -> None:
-    """Usage problems that need no file to be read."""
+def load_model(req: HardenRequest) -> Target:
+    """The model to harden, loaded (and scanned first) as the request says."""
+    return load_target(
+        req.model,
+        name=req.name or req.model,
+        trust_model=req.trust_model,
+        model_class=req.model_class,
+        input_shape=req.input_shape,
+        decryption_key=req.decryption_key,
+    )
+
+
+def check_common(req: HardenRequest) -> None:
+    """Usage problems every harden mode shares and that need no file to be read: an
+    endpoint instead of a file, a bad --holdout, an --out that is not a new folder."""
     if req.model.startswith(("http://", "https://")):
         raise UsageError("redwatch harden needs the model file, not an endpoint URL")
-    if req.method is not None and req.method not in METHODS:
-        raise UsageError(f"unknown method {req.method!r}; choose from {', '.join(METHODS)}")
     if not 0 < req.holdout < 1:
         raise UsageError(f"--holdout must be between 0 and 1, got {req.holdout}")
     if req.out.exists() and (not req.out.is_dir() or any(req.out.iterdir())):
         raise UsageError(f"--out {req.out} exists and is not empty; choose a new folder")
+
+
+def _check_request(req: HardenRequest) -> None:
+    """Usage problems that need no file to be read."""
+    check_common(req)
+    if req.method is not None and req.method not in METHODS:
+        raise UsageError(f"unknown method {req.method!r}; choose from {', '.join(METHODS)}")
 
 
 def _method(req: HardenRequest, target: Target) -> str:
