@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from redwatch.exceptions import TargetError, UsageError
-from redwatch.ip.recipe import fit_like, predict_labels, raw_model
+from redwatch.ip.recipe import fit_like, is_torch_module, predict_labels, raw_model
 from redwatch.targets.base import Target
 
 TrainFn = Callable[[np.ndarray, np.ndarray, int], Any]
@@ -37,7 +37,9 @@ class TrainRecipe:
         """One line for reports: which recipe was used."""
         if self.function is not None:
             return f"user training function {_qualname(self.function)}"
-        kind = "re-initialised PyTorch module" if _is_torch(self.base) else "sklearn clone + fit"
+        kind = (
+            "re-initialised PyTorch module" if is_torch_module(self.base) else "sklearn clone + fit"
+        )
         return f"{kind} of {type(self.base).__name__}"
 
     def fit(self, x: np.ndarray, y: np.ndarray, *, seed: int) -> Any:
@@ -45,7 +47,7 @@ class TrainRecipe:
         y = np.asarray(y, dtype=np.int64)
         if self.function is not None:
             model = self.function(np.asarray(x), y, seed)
-            if model is None or not (hasattr(model, "predict") or _is_torch(model)):
+            if model is None or not (hasattr(model, "predict") or is_torch_module(model)):
                 raise UsageError(
                     f"training function {_qualname(self.function)} must return a fitted "
                     "model with predict() or a torch module"
@@ -73,7 +75,7 @@ class TrainRecipe:
             out = np.zeros((len(x), self.n_classes))
             out[:, cols] = raw
             return out
-        if _is_torch(model):
+        if is_torch_module(model):
             return _torch_proba(model, x, self.input_shape)
         return np.eye(self.n_classes)[self.predict(model, x)]
 
@@ -135,11 +137,6 @@ def _n_classes(target: Target) -> int:
     if k is None:
         raise UsageError(f"cannot retrain {target.name}: its number of classes is unknown")
     return int(k)
-
-
-def _is_torch(obj: Any) -> bool:
-    """True for a torch.nn.Module, without importing torch for other objects."""
-    return any(c.__module__.startswith("torch.nn") for c in type(obj).__mro__)
 
 
 def _torch_proba(model: Any, x: np.ndarray, shape: tuple[int, ...] | None) -> np.ndarray:

@@ -28,7 +28,7 @@ def load_user_model(
     input_shape: tuple[int, ...] | None = None,
 ) -> UserModel:
     """Load MODEL (file or `pkg.module:attr`); UsageError when it cannot be retrained."""
-    from redwatch.ip.recipe import raw_model
+    from redwatch.ip.recipe import is_torch_module, raw_model
     from redwatch.targets.loading import load_target
 
     target = load_target(
@@ -46,9 +46,4 @@ def load_user_model(
             f"--model {ref}: a TorchScript model cannot be retrained; save the module itself "
             "or its state dict (with --model-class)"
         )
-    return UserModel(raw, type(raw).__name__, _is_torch(raw))
-
-
-def _is_torch(obj: Any) -> bool:
-    """True for a torch.nn.Module, without importing torch for other objects."""
-    return any(c.__module__.startswith("torch.nn") for c in type(obj).__mro__)
+    return UserModel(raw, type(raw).__name__, is_torch_module(raw))

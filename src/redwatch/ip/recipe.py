@@ -25,7 +25,7 @@ def raw_model(target: Target) -> Any:
     if estimator is not None and hasattr(estimator, "fit"):
         return estimator
     module = getattr(target, "module", None)
-    if module is not None and _is_torch(module):
+    if module is not None and is_torch_module(module):
         return module
     raise UsageError(
         f"cannot retrain a {target.kind} model: IP protection needs a scikit-learn-API "
@@ -33,11 +33,10 @@ def raw_model(target: Target) -> Any:
     )
 
 
-def _is_torch(obj: Any) -> bool:
-    """True for a torch.nn.Module (without importing torch when the object is not one)."""
-    return type(obj).__module__.startswith("torch") or any(
-        c.__module__.startswith("torch.nn") for c in type(obj).__mro__
-    )
+def is_torch_module(obj: Any) -> bool:
+    """True for a torch.nn.Module (TorchScript included), without importing torch for other
+    objects."""
+    return any(c.__module__.startswith("torch.nn") for c in type(obj).__mro__)
 
 
 def predict_labels(model: Any, x: np.ndarray, input_shape: tuple[int, ...] | None = None) -> Any:
@@ -80,7 +79,7 @@ def fit_like(
     y = np.asarray(y, dtype=np.int64)
     if hasattr(model, "fit") and hasattr(model, "get_params"):
         return _fit_sklearn(model, x, y, seed, sample_weight)
-    if _is_torch(model):
+    if is_torch_module(model):
         net = _reinitialised(model, seed)
         return fit_torch(
             net,
