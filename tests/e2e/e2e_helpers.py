@@ -1,6 +1,10 @@
 """Helpers for the end-to-end tests (a module with a unique name, importable from tests)."""
 
+import os
+import shutil
 from pathlib import Path
+
+import pytest
 
 
 def fast_config(path: Path) -> Path:
@@ -14,4 +18,16 @@ def fast_config(path: Path) -> Path:
         "  evasion.sensitivity: {samples: 60}\n",
         encoding="utf-8",
     )
+    return path
+
+
+def require_tool(name: str, package: str) -> str:
+    """The path of a system program the test needs (installed by scripts/test-services.sh).
+    Missing: the test fails under CI and is skipped, naming the Debian package, elsewhere."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} not found; run scripts/test-services.sh (Debian package {package})"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
     return path

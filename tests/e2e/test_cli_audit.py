@@ -3,16 +3,14 @@ audit.pdf; the PDF's pages render to PNG (pdftoppm), its text has every section 
 figure measured in the JSON; the HTML opens in headless Chromium; bad input is one line."""
 
 import json
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import joblib
 import pandas as pd
 import pytest
-from e2e_helpers import fast_config
+from e2e_helpers import fast_config, require_tool
 from pypdf import PdfReader
 
 from redwatch.demo.models import train_credit_gbm, train_digits_logreg
@@ -26,16 +24,6 @@ SECTIONS = (
     "Controls evidenced",
     "Framework mapping",
 )
-
-
-def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        message = f"{name} not found; run scripts/test-services.sh"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
 
 
 def _credit(root: Path) -> tuple[Path, Path]:
@@ -74,7 +62,14 @@ def test_audit_writes_json_html_pdf_that_agree(cli, tmp_path: Path) -> None:  # 
     pages = tmp_path / "pages"
     pages.mkdir()
     subprocess.run(
-        [_tool("pdftoppm"), "-r", "40", "-png", str(folder / "audit.pdf"), str(pages / "p")],
+        [
+            require_tool("pdftoppm", "poppler-utils"),
+            "-r",
+            "40",
+            "-png",
+            str(folder / "audit.pdf"),
+            str(pages / "p"),
+        ],
         check=True,
         timeout=120,
     )
@@ -89,9 +84,10 @@ def test_audit_writes_json_html_pdf_that_agree(cli, tmp_path: Path) -> None:  # 
     assert _flat(figure) in text, figure
     assert _flat("Regulation (EU) 2024/1689") in text
 
+    chromium = require_tool("chromium", "chromium")
     dom = subprocess.run(
         [
-            _tool("chromium"), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+            chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
             "--no-first-run", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", f"--user-data-dir={tmp_path / 'chromium'}", "--dump-dom",
             (folder / "audit.html").as_uri(),

@@ -2,26 +2,15 @@
 promises both), and the HTML report opened in headless Chromium."""
 
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from e2e_helpers import require_tool
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 CASES = ("demo-credit-gbm", "demo-digits-logreg", "demo-mnist-cnn")
-
-
-def _chromium() -> str:
-    path = shutil.which("chromium")
-    if path is None:
-        message = "Chromium not found; run scripts/test-services.sh (Debian package chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
 
 
 def test_demo_then_scan_its_files_then_open_the_report(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -99,7 +88,7 @@ def test_demo_then_scan_its_files_then_open_the_report(cli, tmp_path: Path) -> N
     report = mnist / "report.html"
     dom = subprocess.run(
         [
-            _chromium(),
+            require_tool("chromium", "chromium"),
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
