@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -74,6 +74,11 @@ class Store:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    def transaction(self, action: str, write: bool = False) -> AbstractContextManager[Session]:
+        """A session in one transaction for the service's repositories (keys, jobs,
+        incidents …); database errors become StoreError naming `action`."""
+        return self._transaction(action, write)
 
     @contextmanager
     def _transaction(self, action: str, write: bool = False) -> Iterator[Session]:

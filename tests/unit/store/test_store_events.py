@@ -201,7 +201,7 @@ def test_upgrade_of_an_existing_0001_database_keeps_its_data(database_url: str) 
         assert store.list_campaigns(target="legacy")[0]["id"] == campaign
     engine = create_engine(database_url)
     with engine.connect() as conn:
-        assert current_revision(conn) == "0002"
+        assert current_revision(conn) == "0003"
         assert conn.execute(text("SELECT count(*) FROM targets")).scalar_one() == 1
     engine.dispose()
 

@@ -45,7 +45,7 @@ def test_open_stamps_the_head_revision_and_is_idempotent(database_url: str) -> N
     engine = create_engine(database_url)
     with engine.connect() as conn:
         assert current_revision(conn) == head_revision()
-        assert head_revision() == "0002"
+        assert head_revision() == "0003"
     engine.dispose()
 
 

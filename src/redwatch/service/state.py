@@ -1,0 +1,43 @@
+"""ServiceState: the one object every route reaches through `get_state(request)`; it holds
+the store and the service's running parts, each built by `create_app`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import Depends, Request
+
+from redwatch.service.settings import ServiceSettings
+from redwatch.store.repository import Store
+
+if TYPE_CHECKING:
+    from redwatch.service.alert_hub import AlertHub
+    from redwatch.service.events_hub import EventHub
+    from redwatch.service.guards import GuardCache
+    from redwatch.service.monitor_hub import MonitorHub
+    from redwatch.service.worker import CampaignWorker
+
+
+@dataclass
+class ServiceState:
+    """The store and the running parts: events in (hub), alerts out, campaigns (worker),
+    monitoring, and the in-service guards. A part is None until create_app builds it."""
+
+    settings: ServiceSettings
+    store: Store
+    events: EventHub | None = None
+    alerts: AlertHub | None = None
+    worker: CampaignWorker | None = None
+    monitor: MonitorHub | None = None
+    guards: GuardCache | None = None
+    extra: dict[str, Any] | None = None
+
+
+def get_state(request: Request) -> ServiceState:
+    """The running service's state (a FastAPI dependency)."""
+    state: ServiceState = request.app.state.redwatch
+    return state
+
+
+State = Annotated[ServiceState, Depends(get_state)]
