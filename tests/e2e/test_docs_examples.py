@@ -58,6 +58,7 @@ def _harden_record(cwd: Path) -> None:
 # temporary folder), preparation of the folder, checks of what it wrote, and examples that
 # take long.
 EXPECT: dict[str, tuple[str, ...]] = {
+    "alerts_verify_webhook.py": ("receiver: verified", "receiver: REJECTED"),
     "python_api.py": ("evasion.pgd", "report:"),
     "whitebox_apgd.py": ("losses used: ce+dlr", "APGD (CE+DLR) flips"),
     "blackbox_api.py": ("signopt, stop within", "hopskipjump, minimal", "square Linf", "targeted"),

@@ -55,12 +55,14 @@ class Event(Protocol):
 @dataclass(frozen=True)
 class Rule:
     """Events of `kind` alert at `severity` (None: never), once `burst` of them came from one
-    client within `window_s` seconds."""
+    client within `window_s` seconds; `max_per_hour` (None: no limit) caps the alerts of the
+    rule per key in any hour (see RateLimiter)."""
 
     kind: str
     severity: Severity | None
     burst: int = 1
     window_s: float = 60.0
+    max_per_hour: int | None = None
 
 
 DEFAULT_RULES = (
@@ -82,6 +84,7 @@ class RuleDecl(BaseModel):
     severity: str
     burst: int = Field(default=1, ge=1, le=1_000_000)
     window_s: float = Field(default=60.0, gt=0, le=86_400, allow_inf_nan=False)
+    max_per_hour: int | None = Field(default=None, ge=1, le=1_000_000)
 
     @field_validator("severity")
     @classmethod
@@ -98,7 +101,7 @@ class RuleDecl(BaseModel):
     def rule(self) -> Rule:
         """The rule this declaration describes."""
         severity = None if self.severity == NEVER else Severity.parse(self.severity)
-        return Rule(self.kind, severity, self.burst, self.window_s)
+        return Rule(self.kind, severity, self.burst, self.window_s, self.max_per_hour)
 
 
 def parse_rules(raw: Any, where: str) -> list[Rule]:
@@ -196,3 +199,23 @@ class BurstTracker:
         return Trigger(
             rule, event.client, count, first, event.id, event.stage, event.detail, event.timestamp
         )
+
+
+class RateLimiter:
+    """Rate limiting: at most `rule.max_per_hour` alerts of a rule per key (a target, a
+    client) within any 3600 seconds; rules without a limit always pass."""
+
+    def __init__(self) -> None:
+        self._sent: dict[tuple[str, str], deque[float]] = {}
+
+    def allow(self, rule: Rule, key: str, now: float) -> bool:
+        """True (and counted) when one more alert of `rule` for `key` fits in the hour."""
+        if rule.max_per_hour is None:
+            return True
+        sent = self._sent.setdefault((rule.kind, key), deque())
+        while sent and sent[0] <= now - 3600.0:
+            sent.popleft()
+        if len(sent) >= rule.max_per_hour:
+            return False
+        sent.append(now)
+        return True

@@ -319,7 +319,22 @@ def test_sink_refuses_unknown_options_in_one_line(cls: type[AlertSink]) -> None:
     assert str(caught.value).startswith(f"alerts.yaml: sink {cls.name}: no_such_option:")
 
 
-@pytest.mark.parametrize("cls", _sinks())
+def _needs_options(cls: type[AlertSink]) -> bool:
+    return any(f.is_required() for f in cls.options_model.model_fields.values())
+
+
+@pytest.mark.parametrize(
+    "cls", [p for p in _sinks() if _needs_options(p.values[0])] or [pytest.param(None)]
+)
+def test_sink_with_required_options_refuses_none_in_one_line(cls: type[AlertSink]) -> None:
+    assert cls is not None, "every sink has defaults: this test has nothing to check"
+    with pytest.raises(UsageError) as caught:
+        cls.from_options({}, where="alerts.yaml")
+    assert str(caught.value).startswith(f"alerts.yaml: sink {cls.name}: ")
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("cls", [p for p in _sinks() if not _needs_options(p.values[0])])
 def test_sink_built_from_defaults_sends(cls: type[AlertSink], tmp_path: Path) -> None:
     sink = cls.from_options({}, base_dir=tmp_path)
     alert = Alert(

@@ -6,11 +6,19 @@ from __future__ import annotations
 from redwatch import registry
 from redwatch.alerts.sinks.base import AlertSink, SinkOptions
 from redwatch.alerts.sinks.log import LogSink
+from redwatch.alerts.sinks.slack import SlackSink
+from redwatch.alerts.sinks.smtp import SmtpSink
+from redwatch.alerts.sinks.webhook import WebhookSink
 
 GROUP = "redwatch.alert_sinks"
 
 # What the entry points of this package register (a test checks that they agree).
-BUILTIN_SINKS: dict[str, type[AlertSink]] = {"log": LogSink}
+BUILTIN_SINKS: dict[str, type[AlertSink]] = {
+    "log": LogSink,
+    "webhook": WebhookSink,
+    "slack": SlackSink,
+    "smtp": SmtpSink,
+}
 
 
 def available_sinks() -> dict[str, type[AlertSink]]:
