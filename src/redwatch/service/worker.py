@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -50,6 +50,16 @@ class JobOptions(BaseModel):
     budget_seconds: float | None = Field(default=None, gt=0, le=86_400)
     params: dict[str, dict[str, Any]] | None = None
     seed: int | None = Field(default=None, ge=0)
+
+
+class VerifyOptions(JobOptions):
+    """What a verifying re-scan also carries (set by the feedback loop, never by a trigger
+    request): the mitigation it checks and the figures to compare against."""
+
+    mitigation: Literal["guard_policy", "harden"] | None = None
+    policy_id: int | None = None
+    fingerprints: list[str] | None = None
+    baseline: dict[str, float] | None = None
 
 
 class _Stopped(BaseException):
@@ -133,7 +143,7 @@ class CampaignWorker:
     ) -> str:
         """Queue a campaign on `target`; the id of the new job, or of the active job it
         would duplicate. UsageError for bad options."""
-        checked = JobOptions.model_validate(options or {}).model_dump(exclude_none=True)
+        checked = VerifyOptions.model_validate(options or {}).model_dump(exclude_none=True)
         with self._enqueue_lock:
             job = jobs.enqueue(self.store, target, reason, verifies=verifies, options=checked)
         self._wake.set()
@@ -248,7 +258,7 @@ class CampaignWorker:
         spec = get_spec(self.store, name)
         if spec is None:
             raise UsageError(f"target {name!r} is not registered")
-        extra = JobOptions.model_validate(job.get("options") or {})
+        extra = VerifyOptions.model_validate(job.get("options") or {})
         model = current_model(self.store, name)
         target = load_spec_target(spec, model)
         data = load_csv(spec.data, spec.label)
