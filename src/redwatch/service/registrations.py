@@ -50,12 +50,17 @@ class ScheduleSpec(BaseModel):
 
 
 class MonitorSpec(BaseModel):
-    """How the monitor watches guarded traffic: window size and the features to test."""
+    """How the monitor watches guarded traffic: window sizes, the features to test, and how
+    often to check the artifact (hash, signature when a key is named, fingerprint)."""
 
     model_config = ConfigDict(extra="forbid")
 
     window: int = Field(default=500, ge=10, le=1_000_000)
     features: list[str] | None = None
+    label_window: int | None = Field(default=None, ge=10, le=1_000_000)
+    integrity_every_s: float = Field(default=300.0, ge=1, le=86_400 * 7)
+    public_key: str | None = Field(default=None, description="PEM on the server's disk")
+    signature: str | None = Field(default=None, description="signature file of the model")
 
 
 class TargetSpec(BaseModel):
