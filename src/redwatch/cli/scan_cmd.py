@@ -44,6 +44,12 @@ def scan(
         None, "--name", help="Target name in the store (default: MODEL as given)."
     ),
     seed: int = typer.Option(0, "--seed"),
+    executor: str = typer.Option(
+        "local", "--executor", help="Where probes run: local (this process) or ray."
+    ),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address", help="Ray cluster: host:port or ray://host:port (default local)."
+    ),
     header: list[str] = typer.Option([], "--header", help="'Name: value' for HTTP targets."),
     auth_env: str | None = typer.Option(None, "--auth-env", help="Env var with a bearer token."),
     template: str | None = typer.Option(None, "--template", help="JSON request template."),
@@ -95,6 +101,8 @@ def scan(
         constraints=project.constraints,
         config_source=str(config or DEFAULT_PROJECT_FILE),
         sensitive=columns,
+        executor=executor,
+        ray_address=ray_address,
     )
     with open_store() as store:
         result = run_scan(

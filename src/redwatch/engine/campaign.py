@@ -12,6 +12,7 @@ import numpy as np
 
 from redwatch.config import FeatureDecl
 from redwatch.engine.data import Dataset, align
+from redwatch.engine.executors import make_executor
 from redwatch.engine.planner import plan_campaign
 from redwatch.engine.runner import CampaignInput, CampaignRunner
 from redwatch.exceptions import DataError, RedwatchError, UsageError, first_line
@@ -40,6 +41,8 @@ class ScanOptions:
     constraints: Sequence[str] = ()  # linear relations, e.g. "amount >= 0"
     config_source: str = "redwatch.yaml"  # named in errors about the declarations
     sensitive: Sequence[str] = ()  # sensitive columns of the CSV (features or side columns)
+    executor: str = "local"  # where probes run: "local" (this process) or "ray"
+    ray_address: str | None = None  # Ray cluster (host:port, ray://host:port); None: local
 
 
 def build_spec(data: Dataset, options: ScanOptions) -> InputSpec:
@@ -172,6 +175,7 @@ def run_scan(
     progress: Callable[[str], Any] | None = None,
 ) -> CampaignResult:
     """Prepare, plan and run one campaign; reports land in options.out_dir."""
+    executor = make_executor(options.executor, options.ray_address)  # bad options fail first
     inputs = prepare_input(target, data, options)
     if options.model is not None:
         inputs.config["model"] = options.model
@@ -187,6 +191,11 @@ def run_scan(
         capabilities=sorted(target.capabilities.names),
     )
     runner = CampaignRunner(
-        store, options.out_dir, seed=options.seed, formats=options.formats, progress=progress
+        store,
+        options.out_dir,
+        seed=options.seed,
+        formats=options.formats,
+        progress=progress,
+        executor=executor,
     )
     return runner.run(target, kind, inputs, plan)

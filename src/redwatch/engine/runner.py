@@ -4,10 +4,7 @@ transaction (or marks it failed), saves evidence and writes the requested report
 from __future__ import annotations
 
 import os
-import time
-import traceback
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,16 +16,30 @@ from redwatch import __version__
 from redwatch.engine.commands import fill_commands
 from redwatch.engine.diff import diff_findings
 from redwatch.engine.evidence import remove_evidence, save_evidence
-from redwatch.engine.planner import Plan, PlannedProbe
-from redwatch.exceptions import QueryBudgetExceeded, RedwatchError, StoreError, first_line
+from redwatch.engine.executors import (
+    Executor,
+    LocalExecutor,
+    ProbeOutcome,
+    ProgressFactory,
+    run_probe_job,
+)
+from redwatch.engine.planner import Plan
+from redwatch.exceptions import StoreError, first_line
 from redwatch.findings import Finding
-from redwatch.probes.base import ProbeContext, ProgressFn
 from redwatch.registry import get as get_plugin
 from redwatch.results import CampaignResult, ProbeRun
 from redwatch.store.repository import Store
 from redwatch.targets.base import Target
 
-ProgressFactory = Callable[[str], Any]
+__all__ = [
+    "CampaignInput",
+    "CampaignRunner",
+    "Executor",
+    "LocalExecutor",
+    "ProbeOutcome",
+    "ProgressFactory",
+    "run_probe_job",
+]
 
 
 @dataclass
@@ -43,14 +54,6 @@ class CampaignInput:
     sensitive: dict[str, np.ndarray] = field(default_factory=dict)  # row-aligned with x
 
 
-class LocalExecutor:
-    """Runs probes one after another in this process (Ray comes with the service issue)."""
-
-    def run(self, jobs: Iterable[Callable[[], ProbeRun]]) -> list[ProbeRun]:
-        """Run each job in order and collect its record."""
-        return [job() for job in jobs]
-
-
 class CampaignRunner:
     """Runs one campaign. `progress` creates a progress callback per probe (rich bar in the
     CLI, silent in tests)."""
@@ -62,8 +65,8 @@ class CampaignRunner:
         *,
         seed: int = 0,
         formats: Iterable[str] = ("json", "html"),
-        progress: Callable[[str], Any] | None = None,
-        executor: LocalExecutor | None = None,
+        progress: ProgressFactory | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self.store = store
         self.out_dir = out_dir
@@ -76,11 +79,9 @@ class CampaignRunner:
         """Run the plan; the store gets the whole campaign or a failed marker, never half."""
         started = _now()
         campaign_id = self.store.start_campaign(target.name, kind, data.config)
-        findings: list[Finding] = []
         try:
-            runs = self.executor.run(
-                self._job(target, data, planned, findings) for planned in plan.probes
-            )
+            outcomes = self.executor.run(target, data, plan.probes, self.seed, self.progress)
+            runs, findings = self._collect(target, outcomes)
             fill_commands(findings, data.config)
             result = self._result(
                 campaign_id, target, kind, data, started, runs + plan.skipped, findings
@@ -115,22 +116,14 @@ class CampaignRunner:
             written.append(path)
         return written
 
-    def _job(
-        self, target: Target, data: CampaignInput, planned: PlannedProbe, sink: list[Finding]
-    ) -> Callable[[], ProbeRun]:
-        def job() -> ProbeRun:
-            with self._progress(planned.probe.name) as report:
-                return _run_probe(target, data, planned, self.seed, report, sink)
-
-        return job
-
-    @contextmanager
-    def _progress(self, name: str) -> Iterator[ProgressFn]:
-        if self.progress is None:
-            yield _silent
-            return
-        with self.progress(name) as report:
-            yield report
+    def _collect(
+        self, target: Target, outcomes: list[ProbeOutcome]
+    ) -> tuple[list[ProbeRun], list[Finding]]:
+        """Records and findings in plan order. Remote jobs queried copies of the target, so
+        their own counts are added to the driver's counter to read as after a local run."""
+        if not self.executor.in_process:
+            target.queries += sum(o.run.queries for o in outcomes)
+        return [o.run for o in outcomes], [f for o in outcomes for f in o.findings]
 
     def _result(
         self,
@@ -166,50 +159,6 @@ class CampaignRunner:
             config=data.config,
             redwatch_version=__version__,
         )
-
-
-def _run_probe(
-    target: Target,
-    data: CampaignInput,
-    planned: PlannedProbe,
-    seed: int,
-    report: ProgressFn,
-    sink: list[Finding],
-) -> ProbeRun:
-    """Run one probe within its budget; an error in one probe never sinks the campaign."""
-    name = planned.probe.name
-    ctx = ProbeContext(
-        x=data.x,
-        y=data.y,
-        budget=planned.budget,
-        seed=seed,
-        params=planned.params,
-        progress=report,
-        artifact=data.artifact,
-        sensitive=data.sensitive,
-    )
-    q0, t0 = target.queries, time.monotonic()
-    status, message = "ok", ""
-    try:
-        with target.limit(planned.budget.queries):
-            found = list(planned.probe().run(target, ctx))
-        sink.extend(found)
-    except QueryBudgetExceeded as exc:
-        status, message = "budget", str(exc)
-    except RedwatchError as exc:
-        status, message = "error", str(exc)
-    except Exception as exc:  # a probe bug: record it, keep the campaign going
-        status, message = "error", f"{type(exc).__name__}: {first_line(exc)}"
-        if os.environ.get("REDWATCH_DEBUG"):
-            traceback.print_exc()
-    report(1.0, status)
-    return ProbeRun(
-        name, status, time.monotonic() - t0, target.queries - q0, message, dict(ctx.metrics)
-    )
-
-
-def _silent(fraction: float, message: str) -> None:
-    """Progress callback that shows nothing."""
 
 
 def _now() -> str:

@@ -274,6 +274,8 @@ class CampaignWorker:
             params=extra.params if extra.params is not None else spec.params,
             image_shape=spec.shape(),
             model=model,
+            executor=self.state.settings.executor,
+            ray_address=self.state.settings.ray_address,
         )
         store = _JobStore(self.store, str(job["id"]))
         return run_scan(target, target.kind, data, store, options, progress=self._progress)

@@ -82,7 +82,14 @@ def test_register_list_and_read_a_target(api: Harness, files: dict[str, Path]) -
     assert doc["current_model"]["source"] == "registration"
     assert doc["next_run_at"]
     assert not doc["paused"]
-    assert doc["monitor"] == {"window": 500, "features": None}
+    assert doc["monitor"] == {
+        "window": 500,
+        "features": None,
+        "label_window": None,
+        "integrity_every_s": 300.0,
+        "public_key": None,
+        "signature": None,
+    }
     assert [t["name"] for t in api.get(f"{API}/targets").json()] == ["credit"]
     assert api.get(f"{API}/targets/credit").json() == doc
     assert api.get(f"{API}/targets/nope").json() == {"error": "no registered target nope"}
