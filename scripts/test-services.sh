@@ -47,6 +47,11 @@ if command -v wrk >/dev/null; then
 else
     packages+=(wrk)
 fi
+if command -v curl >/dev/null; then
+    echo "curl (docs examples of the service API): $(command -v curl)"
+else
+    packages+=(curl)
+fi
 if command -v pdftoppm >/dev/null; then
     echo "pdftoppm (audit PDF pages to PNG): $(command -v pdftoppm)"
 else

@@ -58,6 +58,8 @@ def _harden_record(cwd: Path) -> None:
 # temporary folder), preparation of the folder, checks of what it wrote, and examples that
 # take long.
 EXPECT: dict[str, tuple[str, ...]] = {
+    "ray_scan.sh": ("same findings: True",),
+    "service_keys.sh": ('"stored":1', "no key: 401", "redwatch serve: stopped"),
     "alerts_verify_webhook.py": ("receiver: verified", "receiver: REJECTED"),
     "python_api.py": ("evasion.pgd", "report:"),
     "whitebox_apgd.py": ("losses used: ce+dlr", "APGD (CE+DLR) flips"),
@@ -127,12 +129,15 @@ WRITES: dict[str, tuple[str, ...]] = {
         "retrained/model.joblib",
         "retrained/report.md",
     ),
+    "ray_scan.sh": ("local.json", "ray.json", "report-ray/report.json"),
 }
 SETUP: dict[str, Callable[[Path], None]] = {"harden-fraud.sh": _fraud_folder}
 CHECK: dict[str, Callable[[Path], None]] = {"harden-fraud.sh": _harden_record}
 # about 40 s: hardening plus two campaigns; a campaign, a policy and a replay; ~12 s; the IP
 # examples train references, surrogates or a served model (15-50 s each)
 SLOW = {
+    "ray_scan.sh",
+    "service_keys.sh",
     "harden-fraud.sh",
     "guard-patch.sh",
     "watermark_verify.py",

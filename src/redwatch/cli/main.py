@@ -22,8 +22,15 @@ _SCAN_LIKE = {
     "demo": "demo_cmd",
     "harden": "harden_cmd",
     "audit": "audit_cmd",
+    "serve": "serve_cmd",
 }
-_GROUPS = {"probes": "probes_cmd", "findings": "findings_cmd", "integrity": "integrity_cmd"}
+_GROUPS = {
+    "probes": "probes_cmd",
+    "findings": "findings_cmd",
+    "integrity": "integrity_cmd",
+    "keys": "keys_cmd",
+    "incidents": "incidents_cmd",
+}
 _GUARD_PARTS = (
     ("policy", "guard_policy_cmd", "policy"),
     ("verify", "guard_policy_cmd", "verify"),

@@ -26,11 +26,30 @@ log = logging.getLogger("redwatch.service")
 API = "/api/v1"
 # (state attribute, "module:function"): built in this order at start-up, closed in reverse.
 # Each function takes the ServiceState and returns an object with start() and close().
-PARTS: tuple[tuple[str, str], ...] = ()
+PARTS: tuple[tuple[str, str], ...] = (
+    ("events", "redwatch.service.events_hub:build_event_hub"),
+    ("alerts", "redwatch.service.alert_hub:build_alert_hub"),
+    ("monitor", "redwatch.service.monitor_hub:build_monitor"),
+    ("guards", "redwatch.service.guards:build_guards"),
+    ("worker", "redwatch.service.worker:build_worker"),
+)
 # Route modules of redwatch.service.routes, each exposing `router` (mounted under /api/v1).
-ROUTERS: tuple[str, ...] = ("keys", "audit")
+ROUTERS: tuple[str, ...] = (
+    "keys",
+    "audit",
+    "events",
+    "campaigns",
+    "targets",
+    "jobs",
+    "policies",
+    "predict",
+    "actions",
+    "alerts",
+    "incidents",
+    "monitor",
+)
 # Modules exposing `router` mounted at the root (the dashboard).
-ROOT_ROUTERS: tuple[str, ...] = ()
+ROOT_ROUTERS: tuple[str, ...] = ("redwatch.service.dashboard.routes",)
 
 
 def create_app(settings: ServiceSettings, store: Store | None = None) -> FastAPI:

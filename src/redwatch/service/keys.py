@@ -35,11 +35,15 @@ class Principal:
 
     @property
     def actor(self) -> str:
-        """How the audit log names this principal."""
+        """How the audit log names this principal (a built-in one by its name alone)."""
+        if self.key_id == self.name:
+            return self.name
         return f"{self.name} ({self.key_id[:8]})"
 
 
 SYSTEM = Principal("system", "redwatch", "admin")
+# The command line (`redwatch keys ...`), which has direct access to the store.
+CLI = Principal("cli", "cli", "admin")
 
 
 def hash_key(secret: str) -> str:
