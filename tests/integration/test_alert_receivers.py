@@ -5,22 +5,13 @@ into the AlertHub, configured from an alerting file, stored with each sink's out
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-import socket
-import threading
-import time
+import sys
 from collections.abc import Iterator
-from email import message_from_bytes
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from redwatch.alerts import load_alert_config
 from redwatch.guard.stage import Action, GuardEvent
@@ -28,81 +19,23 @@ from redwatch.incidents.records import list_alerts
 from redwatch.service.alert_hub import SERVICE_RULES, AlertHub
 from redwatch.store import Store
 
-SECRET = "receiver-shared-secret"
-
-
-class Receiver(BaseHTTPRequestHandler):
-    """Keeps each POST (path, headers, body) and whether its signature checked out."""
-
-    received: list[dict[str, Any]]
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        stamp = self.headers.get("X-Redwatch-Timestamp", "")
-        given = self.headers.get("X-Redwatch-Signature", "")
-        mac = hmac.new(SECRET.encode(), stamp.encode() + b"." + body, hashlib.sha256)
-        fresh = stamp.isdigit() and abs(time.time() - int(stamp)) < 300
-        valid = fresh and hmac.compare_digest("sha256=" + mac.hexdigest(), given)
-        self.received.append({"path": self.path, "body": json.loads(body), "valid": valid})
-        self.send_response(204 if valid or self.path == "/slack" else 401)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        """Quiet."""
-
-
-class Mailbox:
-    """aiosmtpd handler keeping every message it accepts."""
-
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content)))
-        return "250 OK"
-
-
-def login(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
-    """Accept only alerts@example.org / pw."""
-    ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
-        b"alerts@example.org",
-        b"pw",
-    )
-    return AuthResult(success=ok, handled=False)
-
-
-def free_port() -> int:
-    """A port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import receivers
+from receivers import SECRET, Mailbox
 
 
 @pytest.fixture
 def http_receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """The HTTP receiver on 127.0.0.1; its base URL and what it received."""
-    received: list[dict[str, Any]] = []
-    handler = type("Handler", (Receiver,), {"received": received})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", received
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(5)
+    with receivers.http_receiver(SECRET) as found:
+        yield found
 
 
 @pytest.fixture
 def smtp_receiver() -> Iterator[tuple[int, Mailbox]]:
     """An aiosmtpd server with a login on 127.0.0.1; its port and mailbox."""
-    mailbox = Mailbox()
-    port = free_port()
-    controller = Controller(
-        mailbox, hostname="127.0.0.1", port=port, authenticator=login, auth_require_tls=False
-    )
-    controller.start()
-    yield port, mailbox
-    controller.stop()
+    with receivers.smtp_receiver() as found:
+        yield found
 
 
 def test_alerts_reach_real_webhook_slack_and_smtp_receivers(
