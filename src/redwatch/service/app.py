@@ -37,6 +37,7 @@ PARTS: tuple[tuple[str, str], ...] = (
 ROUTERS: tuple[str, ...] = (
     "keys",
     "audit",
+    "metrics",
     "events",
     "campaigns",
     "targets",
