@@ -69,6 +69,8 @@ bench: install-all
 	$(BIN)/python bench/bench_data_shilling.py
 	$(BIN)/python bench/bench_privacy_mia.py
 	$(BIN)/python bench/bench_audit_privacy_rank.py
+	$(BIN)/python bench/bench_service_ingest.py
+	$(BIN)/python bench/bench_monitor_drift.py
 	$(BIN)/python bench/table.py
 
 clean:

@@ -11,6 +11,7 @@ from _common import load_result, met
 from table_data import data_rows
 from table_ip import ip_rows
 from table_privacy import privacy_rank_rows, privacy_rows
+from table_service import monitor_rows, service_rows
 
 
 def _num(value: float | None, fmt: str = ".2f") -> str:
@@ -326,6 +327,10 @@ def table() -> str:
             *privacy_rows(),
             "",
             *privacy_rank_rows(),
+            "",
+            *service_rows(),
+            "",
+            *monitor_rows(),
         ]
     )
 

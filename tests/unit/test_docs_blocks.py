@@ -40,6 +40,11 @@ ALLOWED: list[tuple[str, str, str]] = [
     ("README.md", "redwatch harden model.pt", "placeholders; runnable: examples/harden-fraud.sh"),
     ("README.md", "redwatch integrity scan models/", "command overview, placeholder paths"),
     ("README.md", "redwatch guard --upstream", "command overview; runnable: guard-proxy.sh"),
+    (
+        "README.md",
+        "redwatch keys create --name me --role admin",
+        "command overview; runnable: docs/examples/service_keys.sh",
+    ),
     ("docs/ip.md", "redwatch ip keygen --out owner.key", "one command; ip_watermark.sh runs it"),
     (
         "README.md",
