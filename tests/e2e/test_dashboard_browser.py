@@ -27,8 +27,8 @@ from redwatch.service.app import create_app
 from redwatch.service.settings import ServiceSettings
 from redwatch.store.repository import Store
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "service"))
-from test_service_dashboard_pages import Seeded, seed_dashboard
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from service_seed import Seeded, seed_dashboard
 
 pytestmark = pytest.mark.e2e
 

@@ -4,6 +4,8 @@ hands them to sinks from a background thread, so serving never waits for a sink.
 The serving thread only keeps the events some rule watches (a dict look-up) in a bounded
 queue; past `max_queued` further events are counted in `dropped` and logged (every event is
 still in the store through the EventRecorder; alerts are the fast lane, not the record).
+After de-duplication a rule's `max_per_hour` caps the alerts sent per source (as the
+service's alert hub does); alerts over the cap are counted in `rate_limited`, not sent.
 """
 
 from __future__ import annotations
@@ -16,7 +18,14 @@ from collections.abc import Callable, Iterable, Sequence
 
 from redwatch.alerts.alert import Alert
 from redwatch.alerts.dedup import Deduper
-from redwatch.alerts.rules import DEFAULT_MAX_TRACKED, BurstTracker, Event, Rule, RuleSet
+from redwatch.alerts.rules import (
+    DEFAULT_MAX_TRACKED,
+    BurstTracker,
+    Event,
+    RateLimiter,
+    Rule,
+    RuleSet,
+)
 from redwatch.alerts.sinks import AlertSink, LogSink
 from redwatch.exceptions import first_line
 
@@ -51,7 +60,9 @@ class Alerter:
         self.clock = clock
         self.tracker = BurstTracker(self.rules, max_tracked)
         self.deduper = Deduper(source, dedup_s)
+        self.limiter = RateLimiter()
         self.sent = 0
+        self.rate_limited = 0
         self.dropped = 0
         self.sink_failures = 0
         self._queue: deque[Event] = deque()
@@ -81,8 +92,8 @@ class Alerter:
             log.warning("alerter: queue full, %d event(s) not evaluated so far", self.dropped)
 
     def process(self, events: Iterable[Event], now: float | None = None) -> list[Alert]:
-        """Apply rules and de-duplication to events (plus windows that closed by `now`) and
-        send the resulting alerts; returns them."""
+        """Apply rules, de-duplication and the rules' hourly caps to events (plus windows
+        that closed by `now`) and send the resulting alerts; returns those sent."""
         with self._lock:
             moment = self.clock() if now is None else now
             alerts = []
@@ -93,15 +104,29 @@ class Alerter:
                     if alert is not None:
                         alerts.append(alert)
             alerts.extend(self.deduper.due(moment))
+            alerts = self._limit(alerts, moment)
             self._send(alerts)
             return alerts
 
     def flush(self, now: float | None = None) -> list[Alert]:
         """Send what de-duplication still holds back (at shutdown); returns those alerts."""
         with self._lock:
-            alerts = self.deduper.flush(self.clock() if now is None else now)
+            moment = self.clock() if now is None else now
+            alerts = self._limit(self.deduper.flush(moment), moment)
             self._send(alerts)
             return alerts
+
+    def _limit(self, alerts: list[Alert], now: float) -> list[Alert]:
+        """The alerts within their rule's `max_per_hour` for their source; the others are
+        counted in `rate_limited` and dropped."""
+        kept = []
+        for alert in alerts:
+            rule = self.rules.rule(alert.kind)
+            if rule is not None and not self.limiter.allow(rule, alert.source, now):
+                self.rate_limited += 1
+                continue
+            kept.append(alert)
+        return kept
 
     def _send(self, alerts: list[Alert]) -> None:
         """Every alert to every sink; a failing sink is logged and skipped."""

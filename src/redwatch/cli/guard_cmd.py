@@ -9,10 +9,8 @@ the alerter; SIGTERM / SIGINT stop the server gracefully and flush both before e
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
-import signal
 import socket
 import sys
 from collections.abc import Iterator
@@ -27,6 +25,7 @@ import typer
 import uvicorn
 
 from redwatch.alerts import AlertConfig, Alerter, LogSink, RuleSet, load_alert_config
+from redwatch.cli.serving import authority, bind_listener, on_stop_signals
 from redwatch.config import DEFAULT_PROJECT_FILE, ProjectConfig, Settings, load_project_config
 from redwatch.engine.campaign import ScanOptions, build_spec
 from redwatch.engine.data import align, load_csv
@@ -39,7 +38,7 @@ from redwatch.guard.model import EventSink
 from redwatch.guard.pipeline import GuardPipeline
 from redwatch.guard.policy import Policy, default_policy, load_policy
 from redwatch.guard.recorder import EventRecorder
-from redwatch.targets.base import Target
+from redwatch.guard.served import ScoringServedModel, ServedModel, served_model
 from redwatch.targets.loading import load_file
 from redwatch.targets.spec import InputSpec
 
@@ -51,7 +50,6 @@ app = typer.Typer(
 
 KEEP_ALIVE_S = 65  # longer than the usual 60 s idle timeout of load balancers in front
 GRACEFUL_S = 10  # how long in-flight requests may finish after SIGTERM
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 DEFAULT_DEDUP_S = 300.0  # one alert per source, kind and client per five minutes
 
 
@@ -61,40 +59,6 @@ class Reference:
 
     spec: InputSpec | None = None
     rows: np.ndarray | None = None
-
-
-class FileModel:
-    """A model file loaded through the safe loader, seen through the scikit-learn API that
-    the proxy serves: `predict` (the model's own labels), `classes_` and `n_features_in_`
-    (so that rows of the wrong width are a 400, not a model crash)."""
-
-    def __init__(self, target: Target) -> None:
-        self.target = target
-
-    @property
-    def classes_(self) -> np.ndarray | None:
-        """The model's label values, when it declares them."""
-        return self.target.classes
-
-    @property
-    def n_features_in_(self) -> int | None:
-        """The number of features the model takes, when it records it."""
-        return self.target.n_features
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """Labels in the model's own values (class indices when it has no classes)."""
-        index = self.target.predict(np.asarray(x, dtype=np.float64))
-        classes = self.classes_
-        return index if classes is None else classes[index]
-
-
-class ScoringFileModel(FileModel):
-    """A FileModel whose model gives probabilities: adds `predict_proba` (a labels-only
-    model lacks it, so that /predict_proba answers 400 rather than failing)."""
-
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        """Class probabilities, (n, k) floats."""
-        return self.target.predict_proba(np.asarray(x, dtype=np.float64))
 
 
 @app.callback(invoke_without_command=True)
@@ -152,10 +116,10 @@ def guard(
     store_url = _store_url(db)
     spool_dir = _spool_dir(spool)
     alerting = _alerting(alerts, alert_log)
-    sock = _bind(host, port)
+    sock = bind_listener(host, port, inheritable=True)
     what = f"upstream {base_url}" if base_url is not None else f"model {model}"
-    ready = f"serving on http://{_authority(host, sock)} ({what}), policy: {policy_name}"
-    source = f"guard@{_authority(host, sock)}"
+    ready = f"serving on http://{authority(host, sock)} ({what}), policy: {policy_name}"
+    source = f"guard@{authority(host, sock)}"
     _log_to_stderr()
     _serve(
         pipeline,
@@ -204,11 +168,11 @@ def upstream_base(text: str) -> str:
     return base
 
 
-def _load_model(path: Path, trust_model: bool, project: ProjectConfig) -> FileModel:
+def _load_model(path: Path, trust_model: bool, project: ProjectConfig) -> ServedModel:
     """Load the model file through the safe loader (pickles are scanned before loading)."""
     shape = tuple(project.image_shape) if project.image_shape else None
     target = load_file(path, trust_model=trust_model, input_shape=shape, name=path.stem)
-    return ScoringFileModel(target) if target.capabilities.scores else FileModel(target)
+    return served_model(target)
 
 
 def _reference(
@@ -216,7 +180,7 @@ def _reference(
     label: str | None,
     config: Path | None,
     project: ProjectConfig,
-    local: FileModel | None,
+    local: ServedModel | None,
 ) -> Reference:
     """The InputSpec and clean rows from --data, refined by redwatch.yaml exactly as
     `redwatch scan --data` does; with a local model, its columns and a trial prediction."""
@@ -241,7 +205,7 @@ def _reference(
     return Reference(spec, dataset.x)
 
 
-def _trial_prediction(local: FileModel, rows: np.ndarray, source: str) -> None:
+def _trial_prediction(local: ServedModel, rows: np.ndarray, source: str) -> None:
     """Ask the model once so that a data / model mismatch is an error before serving."""
     try:
         local.predict(rows)
@@ -252,14 +216,14 @@ def _trial_prediction(local: FileModel, rows: np.ndarray, source: str) -> None:
 
 
 def _build_pipeline(
-    path: Path | None, reference: Reference, local: FileModel | None
+    path: Path | None, reference: Reference, local: ServedModel | None
 ) -> tuple[GuardPipeline, str]:
     """Read the policy and build (and calibrate) every stage now, before the port is bound;
     returns the pipeline and how the ready line names the policy."""
     policy: Policy = default_policy() if path is None else load_policy(path)
     context = StageContext(
         spec=reference.spec,
-        predict_proba=local.predict_proba if isinstance(local, ScoringFileModel) else None,
+        predict_proba=local.predict_proba if isinstance(local, ScoringServedModel) else None,
         classes=local.classes_ if local is not None else None,
         reference=reference.rows,
         base_dir=path.resolve().parent if path is not None else Path.cwd(),
@@ -339,34 +303,6 @@ def _alerting(alerts: Path | None, alert_log: Path | None) -> AlertConfig:
     return AlertConfig(RuleSet(), (LogSink(alert_log),), DEFAULT_DEDUP_S)
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on host:port; UsageError when the port is taken or the
-    address cannot be used."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except socket.gaierror as exc:
-        raise UsageError(f"--host: cannot resolve {host!r} ({exc.strerror})") from None
-    family, kind, proto, _, address = infos[0]
-    sock = socket.socket(family, kind, proto)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(address)
-        sock.listen(2048)
-    except OSError as exc:
-        sock.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise UsageError(f"--port: {host}:{port} is already in use") from None
-        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    sock.set_inheritable(True)
-    return sock
-
-
-def _authority(host: str, sock: socket.socket) -> str:
-    """host:port as clients reach it (the real port when --port 0 picked one)."""
-    port = sock.getsockname()[1]
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
 class EventOutlets:
     """Where the guard's events go: the store (through an EventRecorder that spools to disk
     while the store is down) and the alerter built from the alerting settings."""
@@ -428,18 +364,14 @@ class StopFlag:
     @contextmanager
     def installed(self) -> Iterator[StopFlag]:
         """Handle the stop signals with this flag inside the block."""
-        previous = {sig: signal.signal(sig, self) for sig in STOP_SIGNALS}
-        try:
+        with on_stop_signals(self):
             yield self
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
 
 
 def _serve(
     pipeline: GuardPipeline,
     upstream: str | None,
-    local: FileModel | None,
+    local: ServedModel | None,
     settings: ProxySettings,
     sock: socket.socket,
     events: EventOutlets,

@@ -4,9 +4,7 @@ mistake is one line and exit 2; SIGTERM / SIGINT close every part and exit 0."""
 
 from __future__ import annotations
 
-import errno
 import logging
-import signal
 import socket
 import sys
 from collections.abc import Iterator
@@ -18,9 +16,9 @@ from typing import Any
 import typer
 import uvicorn
 
+from redwatch.cli.serving import authority, bind_listener, on_stop_signals
 from redwatch.exceptions import UsageError, first_line
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 GRACEFUL_S = 10  # how long requests in flight may finish after SIGTERM
 FIRST_KEY_HINT = (
     "no admin key yet: create the first one with "
@@ -46,7 +44,7 @@ def serve(
     settings = service_settings(db, alerts, tick, executor, ray_address, not no_worker)
     from redwatch.store.repository import Store
 
-    sock = bind(host, port)
+    sock = bind_listener(host, port)
     with sock:
         store = Store.open(settings.db_url, timeout_s=10.0)
         announce(store, host, sock)
@@ -89,33 +87,12 @@ def service_settings(
         raise UsageError(f"bad option: {first_error(exc)}") from None
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A listening socket on host:port; UsageError when the port is taken or unusable."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except socket.gaierror as exc:
-        raise UsageError(f"--host: cannot resolve {host!r} ({exc.strerror})") from None
-    family, kind, proto, _, address = infos[0]
-    sock = socket.socket(family, kind, proto)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(address)
-        sock.listen(2048)
-    except OSError as exc:
-        sock.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise UsageError(f"--port: {host}:{port} is already in use") from None
-        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    return sock
-
-
 def announce(store: Any, host: str, sock: socket.socket) -> None:
     """Print where the service listens and, on a fresh install, how to get the first key."""
     from redwatch.service.keys import count_admins
 
-    port = sock.getsockname()[1]
-    authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    print(f"redwatch serve: listening on http://{authority} (store {store.url})", flush=True)
+    where = authority(host, sock)
+    print(f"redwatch serve: listening on http://{where} (store {store.url})", flush=True)
     if count_admins(store) == 0:
         print(f"redwatch serve: {FIRST_KEY_HINT}", flush=True)
 
@@ -182,9 +159,5 @@ def stop_signals() -> Iterator[list[int]]:
     def note(signum: int, frame: FrameType | None) -> None:
         noted.append(signum)
 
-    previous = {sig: signal.signal(sig, note) for sig in STOP_SIGNALS}
-    try:
+    with on_stop_signals(note):
         yield noted
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

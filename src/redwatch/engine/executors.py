@@ -122,8 +122,19 @@ class LocalExecutor:
         outcomes = []
         for planned in probes:
             with _progress(progress, planned.probe.name) as report:
-                outcomes.append(run_probe_job(target, data, planned, seed, report))
+                outcomes.append(self.job(target, data, planned, seed, report))
         return outcomes
+
+    def job(
+        self,
+        target: Target,
+        data: CampaignInput,
+        planned: PlannedProbe,
+        seed: int,
+        report: ProgressFn,
+    ) -> ProbeOutcome:
+        """One probe's job on `target` (a hook for executors that run it elsewhere)."""
+        return run_probe_job(target, data, planned, seed, report)
 
 
 class RayExecutor:

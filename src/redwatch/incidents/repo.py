@@ -42,9 +42,8 @@ def severity_label(level: int) -> str:
     return Severity(max(0, min(int(level), int(Severity.CRITICAL)))).label
 
 
-def incident_document(row: IncidentRow) -> dict[str, Any]:
-    """One incident as the API and CLI list it."""
-    data = dict(row.data or {})
+def incident_fields(row: IncidentRow) -> dict[str, Any]:
+    """The fields every view of an incident shows (API, CLI, dashboard)."""
     return {
         "id": row.id,
         "target": row.target,
@@ -55,6 +54,14 @@ def incident_document(row: IncidentRow) -> dict[str, Any]:
         "opened_at": iso(row.opened_at),
         "updated_at": iso(row.updated_at),
         "closed_at": iso(row.closed_at),
+    }
+
+
+def incident_document(row: IncidentRow) -> dict[str, Any]:
+    """One incident as the API and CLI list it."""
+    data = dict(row.data or {})
+    return {
+        **incident_fields(row),
         "alerts": int(data.get("alerts", 0)),
         "events": int(data.get("events", 0)),
         "kinds": list(data.get("kinds", [])),

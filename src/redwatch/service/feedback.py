@@ -3,11 +3,8 @@ campaign decides whether the mitigation holds.
 
 `mitigate` applies one action: `guard_policy` (a virtual patch from the findings, stored
 and activated at once) or `harden` (retrain the current model in a background thread,
-register it as a new model version). Either way a `verify` job is queued. When the worker
-finishes that job it calls `after_job`, which judges the verifying campaign (docs/feedback.md):
-a policy passes when at least PASS_RATE of the campaign's recorded adversarial inputs are
-blocked or brought back to their true label by it; a hardened model passes when every
-finding that triggered it is gone or its success metric fell."""
+register it as a new model version). Either way a `verify` job is queued; when the worker
+finishes it, redwatch.service.verification judges the verifying campaign."""
 
 from __future__ import annotations
 
@@ -15,7 +12,6 @@ import logging
 import tempfile
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,19 +20,16 @@ from sqlalchemy import select
 
 from redwatch.exceptions import RedwatchError, first_line
 from redwatch.findings import Finding
-from redwatch.guard.model import GuardedModel
 from redwatch.guard.patching import plan_patch
-from redwatch.guard.policy import parse_policy
-from redwatch.guard.replay import ReplayReport, as_model, load_cases, replay, replay_policy
-from redwatch.guard.stage import Action, GuardEvent
 from redwatch.harden.pipeline import HardenRequest, run_harden
 from redwatch.harden.rescan import default_probes
-from redwatch.incidents.repo import add_entry, record_verification, set_status
+from redwatch.incidents.repo import add_entry, set_status
 from redwatch.probes.base import Budget
 from redwatch.service.audit_log import audited, record
-from redwatch.service.guards import current_model_path, load_registered, registration_spec
-from redwatch.service.keys import SYSTEM, Principal
-from redwatch.service.policies import create_and_activate, get_policy
+from redwatch.service.guards import current_model_path, registration_spec
+from redwatch.service.keys import Principal
+from redwatch.service.policies import create_policy
+from redwatch.service.verification import MITIGATIONS, success_of
 from redwatch.store.repository import Store
 from redwatch.store.service_models import IncidentRow, JobRow
 
@@ -44,9 +37,7 @@ if TYPE_CHECKING:
     from redwatch.service.state import ServiceState
 
 log = logging.getLogger("redwatch.service.feedback")
-MITIGATIONS = ("guard_policy", "harden")
 BACKGROUND = "feedback.harden"
-PASS_RATE = 0.9
 
 
 class Conflict(Exception):
@@ -160,9 +151,9 @@ def apply_policy(state: ServiceState, who: Principal, subject: Subject) -> dict[
     guards = state.guards
     check = None if guards is None else (lambda p: guards.check(subject.target, p))
     source = f"mitigation of {subject.verifies} (campaign {subject.campaign_id[:12]})"
-    policy = create_and_activate(state.store, who, subject.target, plan.document(), source, check)
-    if guards is not None:
-        guards.invalidate(subject.target)
+    document = plan.document()
+    policy = create_policy(state.store, who, subject.target, document, source, check, activate=True)
+    state.refresh_guard(subject.target)
     options = {
         "mitigation": "guard_policy",
         "policy_id": policy["id"],
@@ -212,157 +203,6 @@ def record_mitigation(
         add_entry(s, incident, "mitigation", who.actor, text, detail)
         if s.get(IncidentRow, incident).status == "open":  # type: ignore[union-attr]
             set_status(s, incident, "mitigated", who.actor)
-
-
-def after_job(
-    state: ServiceState, job_doc: Mapping[str, Any], campaign_doc: Mapping[str, Any] | None
-) -> None:
-    """Judge a finished `verify` job of a mitigation and record the verdict: the incident
-    is closed when it passed and reopened when not; an audit entry and a
-    `mitigation_verified` / `mitigation_failed` event either way. Other jobs: nothing."""
-    options = job_doc.get("options") or {}
-    if job_doc.get("reason") != "verify" or options.get("mitigation") not in MITIGATIONS:
-        return
-    verdict = judge(state, job_doc, campaign_doc)
-    record_verdict(state, job_doc, campaign_doc, verdict)
-
-
-def record_verdict(
-    state: ServiceState,
-    job_doc: Mapping[str, Any],
-    campaign_doc: Mapping[str, Any] | None,
-    verdict: Verdict,
-) -> None:
-    """Store the verdict: incident verification, audit entry, event."""
-    verifies = str(job_doc.get("verifies") or "")
-    target = str(job_doc.get("target") or "")
-    campaign_id = job_doc.get("campaign_id") or _campaign_id(campaign_doc)
-    detail = {
-        "verifies": verifies,
-        "job_id": job_doc.get("id"),
-        "campaign_id": campaign_id,
-        "mitigation": (job_doc.get("options") or {}).get("mitigation"),
-        **verdict.to_dict(),
-    }
-    if verifies.startswith("incident:"):
-        _verify_incident(state, int(verifies.split(":", 1)[1]), campaign_id, verdict)
-    audited(state.store, SYSTEM, "mitigations.verify", verifies, detail)
-    kind = "mitigation_verified" if verdict.passed else "mitigation_failed"
-    event = GuardEvent("feedback", kind, Action.ALLOW, verdict.reason, "redwatch", detail)
-    if state.events is not None:
-        state.events.publish([event], source=target)
-    else:
-        state.store.add_events([event], target)
-
-
-def _campaign_id(campaign_doc: Mapping[str, Any] | None) -> str | None:
-    """The id inside a campaign document, if any."""
-    if campaign_doc is None:
-        return None
-    header = campaign_doc.get("campaign") or {}
-    return str(header.get("id")) if header.get("id") else None
-
-
-def _verify_incident(
-    state: ServiceState, incident: int, campaign_id: str | None, verdict: Verdict
-) -> None:
-    """The verifying campaign on the incident's timeline; a pass closes a mitigated
-    incident, a failure reopens it."""
-    campaign = str(campaign_id or "none")
-    record_verification(state.store, incident, campaign, verdict.passed, verdict.reason)
-    if not verdict.passed:
-        return
-    with state.store.transaction(f"close incident {incident}", write=True) as session:
-        row = session.get(IncidentRow, incident)
-        if row is not None and row.status == "mitigated":
-            set_status(session, incident, "closed", SYSTEM.actor, "verification passed")
-
-
-# -- verification --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """Whether a mitigation held, why (one line), and the measured figures."""
-
-    passed: bool
-    reason: str
-    figures: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {"passed": self.passed, "reason": self.reason, "figures": self.figures}
-
-
-def judge(
-    state: ServiceState, job_doc: Mapping[str, Any], campaign_doc: Mapping[str, Any] | None
-) -> Verdict:
-    """The verdict on a finished verify job (see the module docstring); a campaign that
-    failed, or a replay that cannot run, fails the verification with the reason."""
-    if campaign_doc is None or campaign_doc.get("status") != "completed":
-        error = job_doc.get("error") or (campaign_doc or {}).get("error") or "no campaign"
-        return Verdict(False, f"the verifying campaign did not complete: {error}")
-    options = job_doc.get("options") or {}
-    findings = [Finding.from_dict(f) for f in campaign_doc.get("findings", [])]
-    try:
-        if options.get("mitigation") == "guard_policy":
-            return judge_policy(state, job_doc, findings)
-        return judge_harden(options, findings)
-    except RedwatchError as exc:
-        return Verdict(False, f"verification could not run: {first_line(exc)}")
-
-
-def judge_policy(
-    state: ServiceState, job_doc: Mapping[str, Any], findings: Sequence[Finding]
-) -> Verdict:
-    """Replay the verify campaign's recorded adversarial inputs through the policy."""
-    options = job_doc.get("options") or {}
-    stored = get_policy(state.store, int(options.get("policy_id", 0)))
-    if stored is None:
-        return Verdict(False, f"guard policy {options.get('policy_id')} no longer exists")
-    policy, left_out = replay_policy(parse_policy(stored["document"], f"policy {stored['id']}"))
-    loaded = load_registered(state.store, str(job_doc["target"]))
-    evidence = state.settings.reports_dir / str(job_doc["id"])
-    cases, skipped = load_cases(findings, evidence, loaded.spec.n_features)
-    if not cases:
-        still = sorted(set(options.get("fingerprints", [])) & {f.fingerprint for f in findings})
-        if still:
-            return Verdict(False, f"no recorded inputs to replay; still open: {', '.join(still)}")
-        return Verdict(True, "no recorded inputs to replay and the findings are gone")
-    model = as_model(loaded.target, loaded.reference)
-    guarded = GuardedModel(model, policy, loaded.spec, reference=loaded.reference).build()
-    report = ReplayReport(replay(guarded, cases), skipped, left_out)
-    totals = report.totals()
-    rate = (totals["blocked"] + totals["restored"]) / max(totals["inputs"], 1)
-    figures = {"rate": round(rate, 4), "threshold": PASS_RATE, **totals}
-    figures["findings_replayed"] = len(report.results)
-    words = f"{rate:.0%} of {totals['inputs']} recorded adversarial inputs blocked or corrected"
-    return Verdict(rate >= PASS_RATE, f"{words} (needs {PASS_RATE:.0%})", figures)
-
-
-def judge_harden(options: Mapping[str, Any], findings: Sequence[Finding]) -> Verdict:
-    """Each triggering finding is gone from the verify campaign, or its success fell."""
-    now = {f.fingerprint: success_of(f) for f in findings}
-    baseline = dict(options.get("baseline") or {})
-    rows = []
-    for fp in options.get("fingerprints", []):
-        before, after = baseline.get(fp), now.get(fp)
-        fell = fp not in now or (before is not None and after is not None and after < before)
-        rows.append({"fingerprint": fp, "before": before, "after": after, "held": fell})
-    held = sum(r["held"] for r in rows)
-    figures = {"findings": rows, "held": held, "total": len(rows)}
-    text = f"{held} of {len(rows)} finding(s) gone or weaker on the hardened model"
-    return Verdict(bool(rows) and held == len(rows), text, figures)
-
-
-def success_of(finding: Finding) -> float:
-    """How well the attack of a finding worked: its success rate when it records one,
-    else its severity."""
-    for key in ("success_rate", "success_rate_any_size"):
-        value = finding.metrics.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-    return float(int(finding.severity))
 
 
 # -- hardening in the background ---------------------------------------------------------
@@ -511,8 +351,7 @@ def harden_subject(
     ):
         outcome = run_harden(request, rescans)
     version = register_model(state, who, subject.target, outcome.model_path, run_id)
-    if state.guards is not None:
-        state.guards.invalidate(subject.target)
+    state.refresh_guard(subject.target)
     baseline = {f.fingerprint: success_of(f) for f in subject.findings}
     options = {"mitigation": "harden", "fingerprints": list(baseline), "baseline": baseline}
     job_id = enqueue_verify(state, subject, options)

@@ -25,6 +25,7 @@ from redwatch.guard.http.protocol import HttpError
 from redwatch.guard.http.serve import LocalModel
 from redwatch.guard.model import GuardedModel
 from redwatch.guard.policy import Policy, default_policy, parse_policy
+from redwatch.guard.served import served_model
 from redwatch.guard.stage import GuardBlocked, GuardEvent, GuardRequest, GuardResponse
 from redwatch.service.policies import UnknownTarget, active_policy
 from redwatch.service.registrations import current_model
@@ -51,38 +52,6 @@ class LoadedTarget:
     model_path: str
     spec: InputSpec
     reference: np.ndarray
-
-
-class ServedModel:
-    """A loaded Target through the scikit-learn API the guard serves: labels in the
-    model's own values, `classes_`, `n_features_in_` (wrong widths are a 400)."""
-
-    def __init__(self, target: Target) -> None:
-        self.target = target
-
-    @property
-    def classes_(self) -> np.ndarray | None:
-        """The model's label values, when it declares them."""
-        return self.target.classes
-
-    @property
-    def n_features_in_(self) -> int | None:
-        """How many features the model takes, when known."""
-        return self.target.n_features
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """Labels (class values, or indices for a model without classes)."""
-        index = self.target.predict(np.asarray(x, dtype=np.float64))
-        classes = self.classes_
-        return index if classes is None else classes[index]
-
-
-class ScoringServedModel(ServedModel):
-    """A ServedModel whose model gives probabilities (so /predict_proba may answer)."""
-
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        """Class probabilities (n, k)."""
-        return self.target.predict_proba(np.asarray(x, dtype=np.float64))
 
 
 @dataclass
@@ -131,11 +100,6 @@ def load_registered(store: Store, name: str) -> LoadedTarget:
         data = data.take(np.sort(keep))
     input_spec = build_spec(data, ScanOptions(out_dir=Path("."), image_shape=shape))
     return LoadedTarget(name, target, path, input_spec, data.x)
-
-
-def served_model(target: Target) -> ServedModel:
-    """The adapter for a target: with predict_proba only when it gives scores."""
-    return ScoringServedModel(target) if target.capabilities.scores else ServedModel(target)
 
 
 class GuardCache:

@@ -56,31 +56,21 @@ def create_policy(
     document: Any,
     source: str,
     check: PolicyCheck | None = None,
+    *,
+    activate: bool = False,
 ) -> dict[str, Any]:
-    """Store a new (inactive) policy version of `target` after validating it; audited."""
+    """Store a new policy version of `target` after validating it; audited. `activate`
+    makes it the active one in the same transaction (so that a mitigation never leaves a
+    stored but inactive patch behind)."""
     policy = validate(document, target, check)
-    with store.transaction(f"store a guard policy for {target}", write=True) as session:
+    what = "store and activate" if activate else "store"
+    with store.transaction(f"{what} a guard policy for {target}", write=True) as session:
         row = _insert(session, who, target, policy, source)
+        if activate:
+            _switch(session, row)
         record(session, who, "policies.create", str(row.id), {"target": target, "source": source})
-        return policy_document(row)
-
-
-def create_and_activate(
-    store: Store,
-    who: Principal,
-    target: str,
-    document: Any,
-    source: str,
-    check: PolicyCheck | None = None,
-) -> dict[str, Any]:
-    """Store a policy version and make it the active one in the same transaction (a
-    mitigation never leaves a stored but inactive patch behind); audited."""
-    policy = validate(document, target, check)
-    with store.transaction(f"store and activate a guard policy for {target}", write=True) as s:
-        row = _insert(s, who, target, policy, source)
-        _switch(s, row)
-        record(s, who, "policies.create", str(row.id), {"target": target, "source": source})
-        record(s, who, "policies.activate", str(row.id), {"target": target})
+        if activate:
+            record(session, who, "policies.activate", str(row.id), {"target": target})
         return policy_document(row)
 
 

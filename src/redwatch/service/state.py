@@ -33,6 +33,12 @@ class ServiceState:
     guards: GuardCache | None = None
     extra: dict[str, Any] | None = None
 
+    def refresh_guard(self, target: str) -> None:
+        """Forget `target`'s in-service guard (when guards run), so that the next call
+        rebuilds it with the active policy and the current model."""
+        if self.guards is not None:
+            self.guards.invalidate(target)
+
 
 def get_state(request: Request) -> ServiceState:
     """The running service's state (a FastAPI dependency)."""

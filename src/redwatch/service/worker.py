@@ -306,15 +306,15 @@ class CampaignWorker:
             log.exception("cannot publish %d campaign event(s) for %s", len(events), target)
 
     def _after(self, job: dict[str, Any] | None, campaign: dict[str, Any] | None) -> None:
-        """Let the feedback loop (redwatch.service.feedback, when installed) see the job."""
+        """Let the feedback loop (redwatch.service.verification, when installed) see the job."""
         if job is None:
             return
         try:
-            feedback = importlib.import_module("redwatch.service.feedback")
+            verification = importlib.import_module("redwatch.service.verification")
         except ImportError:
             return
         try:
-            feedback.after_job(self.state, job, campaign)
+            verification.after_job(self.state, job, campaign)
         except Exception:
             log.exception("feedback after job %s failed", job["id"])
 

@@ -4,7 +4,8 @@ Rows go out in a JSON POST built from a template; predictions come back at a JSO
 row is a metered query and the hard budget is checked before anything is sent. Retries with
 exponential backoff cover connection errors, timeouts and 5xx answers; a thread pool keeps at
 most `concurrency` requests in flight. Anything unusable in an answer is an EndpointError with
-one line that names the problem.
+one line that names the problem. A target pickles without its connection pool and lock (so
+that the Ray executor can send it to workers); the copy opens its own pool on first use.
 """
 
 from __future__ import annotations
@@ -84,6 +85,19 @@ class HttpTarget(Target):
         if self._client is not None:
             self._client.close()
             self._client = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The picklable state (a Ray worker gets a copy): without the connection pool and
+        the lock, which cannot cross processes."""
+        state = self.__dict__.copy()
+        state["_client"] = None
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore a pickled copy: a fresh lock; the client is opened on first use."""
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     def __enter__(self) -> HttpTarget:
         return self

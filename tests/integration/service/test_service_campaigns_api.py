@@ -3,56 +3,17 @@ read back through the API, with filters, id prefixes and one-line errors."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from service_harness import Harness
 
-from redwatch.engine.diff import diff_findings
-from redwatch.findings import Category, Finding, Severity
-from redwatch.results import CampaignResult, ProbeRun
-from redwatch.store import Store
-
-
-def finding(key: str, severity: Severity, target: str) -> Finding:
-    """An evasion finding whose fingerprint depends on `key`."""
-    return Finding(
-        probe="evasion.pgd",
-        category=Category.EVASION,
-        severity=severity,
-        title=f"evasion at {key}",
-        description="small perturbations flip the decision",
-        metrics={"success_rate": 0.5},
-        target=target,
-        key=key,
-    )
-
-
-def run_campaign(store: Store, target: str, findings: list[Finding]) -> str:
-    """Start, diff and complete a campaign the way the engine does; its id."""
-    campaign_id = store.start_campaign(target, "sklearn", {"probes": ["evasion.pgd"]})
-    status, _ = diff_findings(findings, store.history(target))
-    now = datetime.now(UTC).isoformat()
-    store.complete_campaign(
-        CampaignResult(
-            id=campaign_id,
-            target=target,
-            target_kind="sklearn",
-            started_at=now,
-            finished_at=now,
-            status="completed",
-            probes=[ProbeRun(probe="evasion.pgd", status="ok", seconds=1.0, queries=10)],
-            findings=findings,
-            diff=status,
-        )
-    )
-    return campaign_id
+from campaign_records import make_finding, run_campaign
+from redwatch.findings import Severity
 
 
 def test_campaigns_listed_and_read(service: Harness) -> None:
     store = service.state.store
-    first = run_campaign(store, "credit", [finding("a", Severity.HIGH, "credit")])
-    second = run_campaign(store, "credit", [finding("a", Severity.HIGH, "credit")])
-    other = run_campaign(store, "fraud", [finding("b", Severity.LOW, "fraud")])
+    first = run_campaign(store, [make_finding("a", Severity.HIGH, "credit")], "credit")
+    second = run_campaign(store, [make_finding("a", Severity.HIGH, "credit")], "credit")
+    other = run_campaign(store, [make_finding("b", Severity.LOW, "fraud")], "fraud")
     listed = service.get("/api/v1/campaigns").json()
     assert {c["id"] for c in listed} == {first, second, other}
     credit = service.get("/api/v1/campaigns", params={"target": "credit"}).json()
@@ -70,13 +31,13 @@ def test_campaigns_listed_and_read(service: Harness) -> None:
 
 def test_findings_filters(service: Harness) -> None:
     store = service.state.store
-    run_campaign(store, "credit", [finding("a", Severity.HIGH, "credit")])
-    run_campaign(
-        store,
-        "credit",
-        [finding("a", Severity.HIGH, "credit"), finding("c", Severity.MEDIUM, "credit")],
-    )
-    run_campaign(store, "fraud", [finding("b", Severity.LOW, "fraud")])
+    run_campaign(store, [make_finding("a", Severity.HIGH, "credit")], "credit")
+    both = [
+        make_finding("a", Severity.HIGH, "credit"),
+        make_finding("c", Severity.MEDIUM, "credit"),
+    ]
+    run_campaign(store, both, "credit")
+    run_campaign(store, [make_finding("b", Severity.LOW, "fraud")], "fraud")
     latest = service.get("/api/v1/findings").json()
     assert sorted((f["target"], f["status"]) for f in latest) == [
         ("credit", "new"),

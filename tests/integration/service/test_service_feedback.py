@@ -14,7 +14,7 @@ from service_harness import Harness
 from test_service_guard_api import _scan, files, register  # noqa: F401 (fixture)
 
 from redwatch.incidents.repo import get_incident
-from redwatch.service import feedback
+from redwatch.service import feedback, verification
 from redwatch.store.models import utcnow
 from redwatch.store.service_models import IncidentRow, JobRow
 
@@ -49,7 +49,7 @@ def _verify(service: Harness, files: dict[str, Path], job: dict[str, Any]) -> No
     _scan(service, files, service.state.settings.reports_dir / job["id"])
     campaign = service.state.store.list_campaigns(target="bc", limit=1)[0]
     done = {**job, "status": "completed", "campaign_id": campaign["id"]}
-    feedback.after_job(service.state, done, service.state.store.get_campaign(campaign["id"]))
+    verification.after_job(service.state, done, service.state.store.get_campaign(campaign["id"]))
 
 
 def test_mitigating_a_finding_applies_a_policy_and_verifies_it(
@@ -76,7 +76,7 @@ def test_mitigating_a_finding_applies_a_policy_and_verifies_it(
     figures = detail["figures"]
     print(f"replayed {figures['inputs']} inputs: blocked-or-corrected rate {figures['rate']}")
     assert figures["inputs"] == figures["blocked"] + figures["restored"] + figures["evading"]
-    assert detail["passed"] == (figures["rate"] >= feedback.PASS_RATE)
+    assert detail["passed"] == (figures["rate"] >= verification.PASS_RATE)
     kind = "mitigation_verified" if detail["passed"] else "mitigation_failed"
     assert service.state.store.list_events(kind=kind, source="bc")
     assert "findings.mitigate" in [e["action"] for e in audit]
@@ -109,13 +109,13 @@ def test_an_incident_is_mitigated_then_reopened_or_closed(loop: Any) -> None:
     assert doc["status"] == "mitigated"
     assert "mitigation" in [e["kind"] for e in doc["timeline"]]
     job = {**stub.jobs[0], "status": "failed", "error": "boom", "campaign_id": None}
-    feedback.after_job(service.state, job, None)  # the verifying campaign failed
+    verification.after_job(service.state, job, None)  # the verifying campaign failed
     reopened = get_incident(service.state.store, incident)
     assert reopened is not None
     assert reopened["status"] == "open"
     service.post(f"{API}/incidents/{incident}/mitigate", json={"action": "guard_policy"})
-    verdict = feedback.Verdict(True, "all recorded inputs blocked", {"rate": 1.0})
-    feedback.record_verdict(service.state, stub.jobs[1], None, verdict)
+    verdict = verification.Verdict(True, "all recorded inputs blocked", {"rate": 1.0})
+    verification.record_verdict(service.state, stub.jobs[1], None, verdict)
     closed = get_incident(service.state.store, incident)
     assert closed is not None
     assert closed["status"] == "closed"
@@ -164,5 +164,5 @@ def test_hardening_registers_a_model_version_in_the_background(loop: Any) -> Non
     [job] = stub.jobs
     assert job["options"]["mitigation"] == "harden"
     assert job["options"]["fingerprints"] == [fingerprint]
-    verdict = feedback.judge_harden(job["options"], [])
+    verdict = verification.judge_harden(job["options"], [])
     assert verdict.passed  # a campaign without the finding: it is gone

@@ -12,7 +12,7 @@ from typing import Any
 import joblib
 import numpy as np
 import pytest
-from service_harness import Harness
+from service_harness import Harness, breast_cancer_files, target_spec
 from sklearn.datasets import load_breast_cancer
 from xgboost import XGBClassifier
 
@@ -31,15 +31,9 @@ PARAMS = {"evasion.square": {"samples": 80, "max_queries": 200}}
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """An XGBoost model trained on 400 rows and the whole labelled dataset as data."""
-    root = tmp_path_factory.mktemp("guard-api")
-    data = load_breast_cancer(as_frame=True)
-    x, y = data.data, data.target
     model = XGBClassifier(n_estimators=30, max_depth=3, random_state=0, n_jobs=1)
-    joblib.dump(model.fit(x[:400], y[:400]), root / "model.joblib")
-    frame = x.copy()
-    frame["diagnosis"] = y
-    frame.to_csv(root / "data.csv", index=False)
-    return {"model": root / "model.joblib", "data": root / "data.csv", "root": root}
+    root = tmp_path_factory.mktemp("guard-api")
+    return breast_cancer_files(root, {"model": model}, data_from=0)
 
 
 class Observed:
@@ -54,14 +48,7 @@ class Observed:
 
 
 def register(service: Harness, files: dict[str, Path]) -> None:
-    spec = {
-        "name": "bc",
-        "model": str(files["model"]),
-        "data": str(files["data"]),
-        "label": "diagnosis",
-        "probes": PROBES,
-        "params": PARAMS,
-    }
+    spec = target_spec("bc", files["model"], files["data"], probes=PROBES, params=PARAMS)
     answer = service.post(f"{API}/targets", json=spec)
     assert answer.status_code == 201, answer.text
 

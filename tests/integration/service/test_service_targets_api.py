@@ -10,9 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import joblib
 import pytest
-from service_harness import Harness, start_service
+from service_harness import Harness, breast_cancer_files, db_url_for, start_service, target_spec
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 
@@ -30,14 +29,12 @@ class _Payload:
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Two logistic-regression versions, their data, data without the label, a bad pickle."""
     root = tmp_path_factory.mktemp("targets")
-    data = load_breast_cancer(as_frame=True)
-    x, y = data.data.iloc[:, :5], data.target
-    for name, c in (("v1.joblib", 1.0), ("v2.joblib", 0.01)):
-        joblib.dump(LogisticRegression(C=c, max_iter=2000).fit(x[:400], y[:400]), root / name)
-    frame = x[400:].copy()
-    frame["diagnosis"] = y[400:]
-    frame.to_csv(root / "data.csv", index=False)
-    frame.drop(columns=["diagnosis"]).to_csv(root / "nolabel.csv", index=False)
+    models = {
+        name: LogisticRegression(C=c, max_iter=2000) for name, c in (("v1", 1.0), ("v2", 0.01))
+    }
+    breast_cancer_files(root, models, columns=5)
+    features = load_breast_cancer(as_frame=True).data.iloc[400:, :5]
+    features.to_csv(root / "nolabel.csv", index=False)
     (root / "evil.pkl").write_bytes(pickle.dumps(_Payload()))
     return {p.stem: p for p in root.iterdir()}
 
@@ -45,24 +42,12 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(params=["sqlite", "postgres"])
 def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     """The service without running campaigns (the queue is the subject), on both stores."""
-    if request.param == "postgres":
-        db_url = request.getfixturevalue("fresh_postgres_url")
-    else:
-        db_url = f"sqlite:///{tmp_path / 'service.db'}"
-    yield from start_service(tmp_path / "home", db_url, run_worker=False)
+    yield from start_service(tmp_path / "home", db_url_for(request, tmp_path), run_worker=False)
 
 
 def _spec(files: dict[str, Path], **overrides: Any) -> dict[str, Any]:
-    spec = {
-        "name": "credit",
-        "model": str(files["v1"]),
-        "data": str(files["data"]),
-        "label": "diagnosis",
-        "probes": ["evasion.noise"],
-        "budget_seconds": 20,
-        "schedule": {"interval_s": 3600},
-    }
-    return {**spec, **overrides}
+    fields = {"probes": ["evasion.noise"], "budget_seconds": 20, "schedule": {"interval_s": 3600}}
+    return {**target_spec("credit", files["v1"], files["data"], **fields), **overrides}
 
 
 def _actions(api: Harness) -> list[str]:

@@ -8,10 +8,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import joblib
 import pytest
-from service_harness import Harness, start_service
-from sklearn.datasets import load_breast_cancer
+from service_harness import Harness, breast_cancer_files, db_url_for, start_service, target_spec
 from xgboost import XGBClassifier
 
 from redwatch.service import jobs
@@ -27,37 +25,22 @@ PARAMS = {"evasion.hopskipjump": {"samples": 8, "max_queries": 200}}
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Two XGBoost versions on breast cancer (saved with joblib) and held-out data."""
-    root = tmp_path_factory.mktemp("worker")
-    data = load_breast_cancer(as_frame=True)
-    x, y = data.data, data.target
-    for name, depth in (("v1.joblib", 3), ("v2.joblib", 1)):
-        model = XGBClassifier(n_estimators=20, max_depth=depth, random_state=0, n_jobs=1)
-        joblib.dump(model.fit(x[:400], y[:400]), root / name)
-    frame = x[400:].copy()
-    frame["diagnosis"] = y[400:]
-    frame.to_csv(root / "data.csv", index=False)
-    return {p.stem: p for p in root.iterdir()}
+    models = {
+        name: XGBClassifier(n_estimators=20, max_depth=depth, random_state=0, n_jobs=1)
+        for name, depth in (("v1", 3), ("v2", 1))
+    }
+    return breast_cancer_files(tmp_path_factory.mktemp("worker"), models)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty store on SQLite, then on PostgreSQL."""
-    if request.param == "postgres":
-        return str(request.getfixturevalue("fresh_postgres_url"))
-    return f"sqlite:///{tmp_path / 'service.db'}"
+    return db_url_for(request, tmp_path)
 
 
 def _spec(files: dict[str, Path], **overrides: Any) -> dict[str, Any]:
-    spec = {
-        "name": "bc",
-        "model": str(files["v1"]),
-        "data": str(files["data"]),
-        "label": "diagnosis",
-        "probes": PROBES,
-        "params": PARAMS,
-        "budget_seconds": 120,
-    }
-    return {**spec, **overrides}
+    fields = {"probes": PROBES, "params": PARAMS, "budget_seconds": 120}
+    return {**target_spec("bc", files["v1"], files["data"], **fields), **overrides}
 
 
 def _one_job(service: Harness, reason: str, timeout_s: float = 120) -> dict[str, Any]:

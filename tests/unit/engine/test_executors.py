@@ -6,7 +6,7 @@ from __future__ import annotations
 import pickle
 import socket
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
@@ -16,7 +16,6 @@ from redwatch.demo.models import train_digits_logreg
 from redwatch.engine.executors import (
     LocalExecutor,
     ProbeOutcome,
-    ProgressFactory,
     RayExecutor,
     make_executor,
     run_probe_job,
@@ -26,7 +25,7 @@ from redwatch.engine.runner import CampaignInput, CampaignRunner
 from redwatch.engine.runner import LocalExecutor as ReExported
 from redwatch.exceptions import UsageError
 from redwatch.findings import Category, Finding
-from redwatch.probes.base import Budget, Probe, ProbeContext
+from redwatch.probes.base import Budget, Probe, ProbeContext, ProgressFn
 from redwatch.probes.evasion.noise import NoiseRobustnessProbe
 from redwatch.probes.evasion.sensitivity import FeatureSensitivityProbe
 from redwatch.store.repository import Store
@@ -148,22 +147,22 @@ class _Broken(Probe):
         raise ZeroDivisionError("bug")
 
 
-class _CopyingExecutor:
+class _CopyingExecutor(LocalExecutor):
     """Runs each job on a pickled copy of the target, as a remote worker would."""
 
     in_process = False
 
-    def run(
+    def job(
         self,
         target: Target,
         data: CampaignInput,
-        probes: Sequence[PlannedProbe],
+        planned: PlannedProbe,
         seed: int,
-        progress: ProgressFactory | None = None,
-    ) -> list[ProbeOutcome]:
-        """One job per probe, each on its own copy."""
-        copies = [pickle.loads(pickle.dumps(target)) for _ in probes]
-        return [run_probe_job(c, data, p, seed) for c, p in zip(copies, probes, strict=True)]
+        report: ProgressFn,
+    ) -> ProbeOutcome:
+        """The job on its own copy of the target."""
+        copy = pickle.loads(pickle.dumps(target))
+        return run_probe_job(copy, data, planned, seed, report)
 
 
 def test_the_runner_adds_up_remote_queries_like_a_local_run(

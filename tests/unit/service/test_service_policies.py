@@ -31,7 +31,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 def test_versions_count_per_target_and_one_is_active(store: Store) -> None:
     first = policies.create_policy(store, SYSTEM, "a", OUTPUT, "test")
     second = policies.create_policy(store, SYSTEM, "a", {"stages": []}, "test")
-    other = policies.create_and_activate(store, SYSTEM, "b", OUTPUT, "test")
+    other = policies.create_policy(store, SYSTEM, "b", OUTPUT, "test", activate=True)
     assert (first["version"], second["version"], other["version"]) == (1, 2, 1)
     assert policies.active_policy(store, "a") is None
     policies.activate_policy(store, SYSTEM, first["id"])
@@ -61,6 +61,6 @@ def test_bad_documents_and_unknown_targets_are_refused(store: Store) -> None:
         raise UsageError("stage detect: needs reference data")
 
     with pytest.raises(UsageError, match="needs reference data"):
-        policies.create_and_activate(store, SYSTEM, "a", OUTPUT, "t", refuse)
+        policies.create_policy(store, SYSTEM, "a", OUTPUT, "t", refuse, activate=True)
     assert seen[0].stage_names() == ["output"]
     assert policies.list_policies(store, "a") == []  # nothing half-written

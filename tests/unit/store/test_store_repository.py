@@ -5,6 +5,7 @@ The PostgreSQL integration suite reuses every test here by overriding `database_
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -14,12 +15,13 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, select
 
-from redwatch.engine.diff import diff_findings
 from redwatch.exceptions import StoreError, UsageError
-from redwatch.findings import Category, Evidence, Finding, Mitigation, Severity
-from redwatch.results import CampaignResult, ProbeRun
+from redwatch.findings import Finding, Severity
 from redwatch.store import Store
 from redwatch.store.models import CampaignRow, FindingRow
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from campaign_records import make_finding, make_result, run_campaign
 
 
 @pytest.fixture
@@ -34,53 +36,6 @@ def store(database_url: str) -> Iterator[Store]:
     opened = Store.open(database_url)
     yield opened
     opened.close()
-
-
-def make_finding(
-    key: str, severity: Severity = Severity.HIGH, target: str = "credit", **metrics: Any
-) -> Finding:
-    """A finding of the evasion probe whose fingerprint is decided by `key`."""
-    return Finding(
-        probe="evasion.pgd",
-        category=Category.EVASION,
-        severity=severity,
-        title=f"evasion at {key}",
-        description="small perturbations flip the decision",
-        metrics={"success_rate": 0.75, **metrics},
-        evidence=[Evidence(kind="examples", description="adversarial rows", data={"n": 3})],
-        mitigations=[Mitigation(kind="guard", title="clip inputs", params={"eps": 0.1})],
-        references=("AML.T0015",),
-        target=target,
-        key=key,
-    )
-
-
-def make_result(
-    campaign_id: str, findings: list[Finding], target: str = "credit", **extra: Any
-) -> CampaignResult:
-    """A completed campaign result around `findings`."""
-    now = datetime.now(UTC).isoformat()
-    return CampaignResult(
-        id=campaign_id,
-        target=target,
-        target_kind="sklearn",
-        started_at=now,
-        finished_at=now,
-        status="completed",
-        probes=[ProbeRun(probe="evasion.pgd", status="ok", seconds=1.5, queries=200)],
-        findings=findings,
-        **extra,
-    )
-
-
-def run_campaign(store: Store, findings: list[Finding], target: str = "credit") -> str:
-    """What the engine does: start, diff against history, complete. Returns the id."""
-    campaign_id = store.start_campaign(target, "sklearn", {"probes": ["evasion.pgd"]})
-    status, fixed = diff_findings(findings, store.history(target))
-    result = make_result(campaign_id, findings, target=target, diff=status)
-    result.fixed = [{"fingerprint": fp} for fp in fixed]
-    store.complete_campaign(result)
-    return campaign_id
 
 
 def finding_rows(store: Store, campaign_id: str) -> int:

@@ -8,13 +8,13 @@ from typing import Any
 from sqlalchemy import func, select
 
 from redwatch.findings import Severity
+from redwatch.incidents.repo import alert_document, incident_fields, read_incident
 from redwatch.reports.document import curves_of
 from redwatch.store import views
 from redwatch.store.models import CampaignRow, FindingRow, TargetRow
 from redwatch.store.repository import Store
 from redwatch.store.service_models import (
     AlertRow,
-    IncidentEntryRow,
     IncidentRow,
     MonitorPointRow,
     PolicyRow,
@@ -24,12 +24,18 @@ from redwatch.store.service_models import (
 SEVERITIES: tuple[str, ...] = tuple(s.label for s in sorted(Severity, reverse=True))
 MAX_EVENTS = 2000
 MAX_POINTS = 5000
-
-
-def severity_label(value: int) -> str:
-    """Label of a stored severity number ('high'); unknown numbers clamp to the range."""
-    clamped = min(max(int(value), int(Severity.INFO)), int(Severity.CRITICAL))
-    return Severity(clamped).label
+# The alert fields the pages show (the API's alert document without the sink details).
+ALERT_SUMMARY_KEYS = (
+    "id",
+    "time",
+    "severity",
+    "title",
+    "kind",
+    "target",
+    "cause",
+    "count",
+    "incident_id",
+)
 
 
 def targets(store: Store) -> list[dict[str, Any]]:
@@ -97,43 +103,17 @@ def open_incidents(store: Store) -> list[dict[str, Any]]:
 
 def incident_summary(row: IncidentRow) -> dict[str, Any]:
     """One incident as the pages show it."""
-    return {
-        "id": row.id,
-        "target": row.target,
-        "cause": row.cause,
-        "status": row.status,
-        "severity": severity_label(row.severity),
-        "title": row.title,
-        "opened_at": views.iso(row.opened_at),
-        "updated_at": views.iso(row.updated_at),
-        "closed_at": views.iso(row.closed_at),
-        "data": row.data,
-    }
+    return {**incident_fields(row), "data": row.data}
 
 
 def incident(store: Store, incident_id: int) -> dict[str, Any] | None:
     """An incident with its timeline (oldest first) and alerts, or None."""
     with store.transaction(f"read incident {incident_id}") as session:
-        row = session.get(IncidentRow, incident_id)
-        if row is None:
-            return None
-        entries = session.scalars(
-            select(IncidentEntryRow)
-            .where(IncidentEntryRow.incident_id == incident_id)
-            .order_by(IncidentEntryRow.time, IncidentEntryRow.id)
-        )
-        timeline = [
-            {"time": views.iso(e.time), "kind": e.kind, "actor": e.actor, "text": e.text}
-            for e in entries
-        ]
-        alert_rows = session.scalars(
-            select(AlertRow).where(AlertRow.incident_id == incident_id).order_by(AlertRow.time)
-        )
-        return {
-            **incident_summary(row),
-            "timeline": timeline,
-            "alerts": [alert_summary(a) for a in alert_rows],
-        }
+        found = read_incident(session, incident_id)
+    if found is None:
+        return None
+    alerts = [{key: a[key] for key in ALERT_SUMMARY_KEYS} for a in found["alerts"]]
+    return {**found, "alerts": alerts}
 
 
 def alerts(store: Store, limit: int = 10) -> list[dict[str, Any]]:
@@ -144,18 +124,9 @@ def alerts(store: Store, limit: int = 10) -> list[dict[str, Any]]:
 
 
 def alert_summary(row: AlertRow) -> dict[str, Any]:
-    """One alert as the pages show it."""
-    return {
-        "id": row.id,
-        "time": views.iso(row.time),
-        "severity": severity_label(row.severity),
-        "title": row.title,
-        "kind": row.kind,
-        "target": row.target,
-        "cause": row.cause,
-        "count": row.count,
-        "incident_id": row.incident_id,
-    }
+    """One alert as the pages show it: the API's document without the sink details."""
+    document = alert_document(row)
+    return {key: document[key] for key in ALERT_SUMMARY_KEYS}
 
 
 def findings(store: Store, severity: Severity | None = None) -> list[dict[str, Any]]:

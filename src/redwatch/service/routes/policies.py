@@ -17,8 +17,8 @@ from redwatch.guard.policy import Policy
 from redwatch.service import policies
 from redwatch.service.auth import Analyst, Viewer
 from redwatch.service.keys import Principal
+from redwatch.service.routes.targets import known_target
 from redwatch.service.state import ServiceState, State
-from redwatch.store.service_models import RegistrationRow
 
 router = APIRouter(tags=["policies"])
 MAX_YAML_CHARS = 200_000
@@ -50,13 +50,6 @@ class FromFindings(BaseModel):
     activate: bool = False
 
 
-def _known(state: ServiceState, name: str) -> None:
-    """404 unless `name` is registered."""
-    with state.store.transaction(f"read the registration of {name}") as session:
-        if session.get(RegistrationRow, name) is None:
-            raise HTTPException(404, f"no registered target {name}")
-
-
 def _check(state: ServiceState, name: str) -> policies.PolicyCheck | None:
     """Build a policy on the target's model and data before it is stored."""
     guards = state.guards
@@ -73,20 +66,22 @@ def _store(
     state: ServiceState, who: Principal, name: str, document: Any, source: str, activate: bool
 ) -> dict[str, Any]:
     """Create (and maybe activate) a version; 404 for an unknown target."""
-    create = policies.create_and_activate if activate else policies.create_policy
+    check = _check(state, name)
     try:
-        stored = create(state.store, who, name, document, source, _check(state, name))
+        stored = policies.create_policy(
+            state.store, who, name, document, source, check, activate=activate
+        )
     except policies.UnknownTarget as exc:
         raise HTTPException(404, str(exc)) from None
-    if activate and state.guards is not None:
-        state.guards.invalidate(name)
+    if activate:
+        state.refresh_guard(name)
     return stored
 
 
 @router.get("/targets/{name}/policies")
 def list_policies(name: str, who: Viewer, state: State) -> list[dict[str, Any]]:
     """A target's policy versions, newest first; `active` marks the one the guard runs."""
-    _known(state, name)
+    known_target(state, name)
     return policies.list_policies(state.store, name)
 
 
@@ -94,7 +89,7 @@ def list_policies(name: str, who: Viewer, state: State) -> list[dict[str, Any]]:
 def create_policy(name: str, body: NewPolicy, who: Analyst, state: State) -> dict[str, Any]:
     """Store a new version from a JSON document or YAML text (validated and built on the
     target's model first); `activate` makes it the active one at once."""
-    _known(state, name)
+    known_target(state, name)
     document: Any = body.document
     if body.yaml_text is not None:
         try:
@@ -111,7 +106,7 @@ def policy_from_findings(
     name: str, body: FromFindings, who: Analyst, state: State
 ) -> dict[str, Any]:
     """A virtual patch planned from the findings of the target's latest campaign."""
-    _known(state, name)
+    known_target(state, name)
     docs = state.store.list_findings(target=name, campaign=body.campaign)
     if not docs:
         raise HTTPException(409, f"target {name} has no findings to answer: run a campaign first")
@@ -129,6 +124,5 @@ def activate_policy(policy_id: int, who: Analyst, state: State) -> dict[str, Any
     stored = policies.activate_policy(state.store, who, policy_id)
     if stored is None:
         raise HTTPException(404, f"no guard policy {policy_id}")
-    if state.guards is not None:
-        state.guards.invalidate(str(stored["target"]))
+    state.refresh_guard(str(stored["target"]))
     return stored

@@ -38,8 +38,8 @@ class NewModel(BaseModel):
     source: str = Field(default="upload", min_length=1, max_length=64)
 
 
-def _known(state: ServiceState, name: str) -> dict[str, Any]:
-    """The registration, or 404."""
+def known_target(state: ServiceState, name: str) -> dict[str, Any]:
+    """The registration, or 404 (shared by the routes under /targets/{name})."""
     found = registrations.get_registration(state.store, name)
     if found is None:
         raise HTTPException(404, f"no registered target {name}")
@@ -63,7 +63,7 @@ def list_targets(who: Viewer, state: State) -> list[dict[str, Any]]:
 @router.get("/targets/{name}")
 def get_target(name: str, who: Viewer, state: State) -> dict[str, Any]:
     """One registered target."""
-    return _known(state, name)
+    return known_target(state, name)
 
 
 @router.patch("/targets/{name}")
@@ -90,27 +90,25 @@ def delete_target(name: str, who: Admin, state: State) -> dict[str, Any]:
     deleted = registrations.delete_registration(state.store, who, name)
     if deleted is None:
         raise HTTPException(404, f"no registered target {name}")
-    if state.guards is not None:
-        state.guards.invalidate(name)
+    state.refresh_guard(name)
     return deleted
 
 
 @router.post("/targets/{name}/models", status_code=201)
 def add_model(name: str, body: NewModel, who: Analyst, state: State) -> dict[str, Any]:
     """Register a new model version; the next scheduler tick queues a model_change scan."""
-    _known(state, name)
+    known_target(state, name)
     version = registrations.add_model_version(
         state.store, who, name, Path(body.path), body.source, {}
     )
-    if state.guards is not None:
-        state.guards.invalidate(name)
+    state.refresh_guard(name)
     return version
 
 
 @router.get("/targets/{name}/models")
 def list_models(name: str, who: Viewer, state: State) -> list[dict[str, Any]]:
     """The target's model versions, newest first."""
-    _known(state, name)
+    known_target(state, name)
     return registrations.list_model_versions(state.store, name)
 
 
@@ -119,7 +117,7 @@ def trigger_campaign(
     name: str, who: Analyst, state: State, body: Annotated[JobOptions | None, Body()] = None
 ) -> dict[str, Any]:
     """Queue a manual campaign (optionally narrowing probes or budget); the job."""
-    _known(state, name)
+    known_target(state, name)
     options = body.model_dump(exclude_none=True) if body is not None else {}
     registrations.check_probes([*options.get("probes", []), *options.get("params", {})])
     if state.worker is not None:
