@@ -39,9 +39,16 @@ def serve(
         None, "--ray-address", help="Ray cluster (ray://host:port); default: a local Ray."
     ),
     no_worker: bool = typer.Option(False, "--no-worker", help="Serve without running campaigns."),
+    files_root: Path | None = typer.Option(
+        None, "--files-root", help="Folder every model/data path named through the API must be in."
+    ),
 ) -> None:
     """Run the service until SIGTERM / SIGINT."""
     settings = service_settings(db, alerts, tick, executor, ray_address, not no_worker)
+    if files_root is not None:
+        if not files_root.is_dir():
+            raise UsageError(f"--files-root: no folder {files_root}")
+        settings = settings.model_copy(update={"files_root": files_root.resolve()})
     from redwatch.store.repository import Store
 
     sock = bind_listener(host, port)

@@ -29,6 +29,9 @@ class ServiceSettings(BaseModel):
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
     incident_window_s: float = Field(default=3600.0, gt=0)
     run_worker: bool = True
+    # where model, data, key and signature files named through the API must live; None
+    # allows any path the service's user can read (fine on a workstation, not on a server)
+    files_root: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> ServiceSettings:

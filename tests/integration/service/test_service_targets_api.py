@@ -188,3 +188,38 @@ def test_trigger_queue_and_delete(api: Harness, files: dict[str, Path]) -> None:
     assert (failed["status"], failed["error"]) == ("failed", "target deleted")
     assert delete(f"{API}/targets/credit", headers=api.headers("admin")).status_code == 404
     assert _actions(api)[:2] == ["targets.delete", "targets.trigger"]
+
+
+def test_trusting_a_model_needs_an_admin(api: Harness, files: dict[str, Path]) -> None:
+    evil = api.post(f"{API}/targets", json=_spec(files, model=str(files["evil"]), trust_model=True))
+    assert evil.status_code == 403
+    assert evil.json() == {"error": "trust_model needs an admin key (it skips the pickle veto)"}
+    assert api.get(f"{API}/targets").json() == []
+    trusted = api.post(f"{API}/targets", role="admin", json=_spec(files, trust_model=True))
+    assert trusted.status_code == 201, trusted.text
+    swap = api.post(f"{API}/targets/credit/models", json={"path": str(files["evil"])})
+    assert swap.status_code == 403
+    assert [v["version"] for v in api.get(f"{API}/targets/credit/models").json()] == ["1"]
+
+
+def test_paths_outside_the_files_root_are_refused(tmp_path: Path, files: dict[str, Path]) -> None:
+    jail = tmp_path / "models"
+    jail.mkdir()
+    inside = {name: jail / files[name].name for name in ("v1", "v2", "data")}
+    for name, path in inside.items():
+        path.write_bytes(files[name].read_bytes())
+    service = start_service(tmp_path / "home", f"sqlite:///{tmp_path / 's.db'}", files_root=jail)
+    api = next(service)
+    try:
+        outside = api.post(f"{API}/targets", json=_spec(files))
+        assert outside.status_code == 403
+        assert "outside the service's files root" in outside.json()["error"]
+        sneaky = _spec(inside, data=str(jail / ".." / files["data"].name))
+        assert api.post(f"{API}/targets", json=sneaky).status_code == 403
+        assert api.post(f"{API}/targets", json=_spec(inside)).status_code == 201
+        escape = api.post(f"{API}/targets/credit/models", json={"path": str(files["v2"])})
+        assert escape.status_code == 403
+        moved = api.post(f"{API}/targets/credit/models", json={"path": str(inside["v2"])})
+        assert moved.status_code == 201, moved.text
+    finally:
+        service.close()

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from redwatch.service import jobs, registrations
 from redwatch.service.audit_log import audited
 from redwatch.service.auth import Admin, Analyst, Viewer
+from redwatch.service.keys import Principal
 from redwatch.service.registrations import ScheduleSpec, TargetSpec
 from redwatch.service.state import ServiceState, State
 from redwatch.service.worker import JobOptions
@@ -46,9 +47,31 @@ def known_target(state: ServiceState, name: str) -> dict[str, Any]:
     return found
 
 
+def allowed_path(state: ServiceState, text: str) -> None:
+    """403 unless the file lies under the service's --files-root (when one is set), so an
+    API key cannot make the service read files it was not meant to serve."""
+    root = state.settings.files_root
+    if root is None:
+        return
+    resolved = Path(text).expanduser().resolve()
+    if not resolved.is_relative_to(root.expanduser().resolve()):
+        raise HTTPException(403, f"{text} is outside the service's files root {root}")
+
+
+def may_trust(who: Principal, trusted: bool) -> None:
+    """403 unless an admin asks: a trusted model is unpickled without the safety scan's
+    veto, which is code execution on the server for whoever names the file."""
+    if trusted and not who.can("admin"):
+        raise HTTPException(403, "trust_model needs an admin key (it skips the pickle veto)")
+
+
 @router.post("/targets", status_code=201)
 def register_target(body: TargetSpec, who: Analyst, state: State) -> dict[str, Any]:
     """Register a target; 400 when its model does not load or its data lacks the label."""
+    may_trust(who, body.trust_model)
+    for path in (body.model, body.data, body.monitor.public_key, body.monitor.signature):
+        if path is not None:
+            allowed_path(state, path)
     if registrations.get_registration(state.store, body.name) is not None:
         raise HTTPException(409, f"target {body.name} is already registered")
     return registrations.register(state.store, who, body)
@@ -97,7 +120,9 @@ def delete_target(name: str, who: Admin, state: State) -> dict[str, Any]:
 @router.post("/targets/{name}/models", status_code=201)
 def add_model(name: str, body: NewModel, who: Analyst, state: State) -> dict[str, Any]:
     """Register a new model version; the next scheduler tick queues a model_change scan."""
-    known_target(state, name)
+    found = known_target(state, name)
+    may_trust(who, bool(found["spec"].get("trust_model")))
+    allowed_path(state, body.path)
     version = registrations.add_model_version(
         state.store, who, name, Path(body.path), body.source, {}
     )
