@@ -17,7 +17,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from conftest import PostgresServer
+from pg_server import PostgresServer
 from sqlalchemy import func, select
 
 from redwatch.guard.recorder import EventRecorder
