@@ -43,7 +43,7 @@ typecheck:
 	$(BIN)/mypy src
 
 pytest:
-	$(BIN)/pytest --durations=30
+	$(BIN)/pytest -n 2 --dist loadfile --durations=30
 
 bench: install-all
 	$(BIN)/python bench/bench_hopskipjump.py
