@@ -7,7 +7,6 @@ are listed), and 2 for usage errors, unreadable files or models that cannot be l
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import typer
 
 from redwatch.cli.console import parse_shape
 from redwatch.engine.data import align, load_csv
+from redwatch.integrity.digest import sha256_file
 from redwatch.integrity.fingerprint import (
     FingerprintCheck,
     build_fingerprint,
@@ -110,7 +110,7 @@ def _description(model: str, shape: tuple[int, ...] | None, data: str) -> dict[s
     path = Path(model)
     return {
         "source": model,
-        "sha256": _sha256(path) if path.is_file() else None,
+        "sha256": sha256_file(path) if path.is_file() else None,
         "input_shape": list(shape) if shape else None,
         "data": data,
     }
@@ -120,7 +120,7 @@ def _file_note(model: str, recorded: Any) -> str | None:
     path = Path(model)
     if not path.is_file() or not recorded:
         return None
-    return "unchanged" if _sha256(path) == recorded else "changed"
+    return "unchanged" if sha256_file(path) == recorded else "changed"
 
 
 def _print(model: str, result: FingerprintCheck, file_note: str | None) -> None:
@@ -142,11 +142,3 @@ def _move_line(move: dict[str, Any]) -> str:
             + ("; label changed" if move["label_changed"] else "")
         )
     return f"{head}: label {move['expected']} -> {move['got']}"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

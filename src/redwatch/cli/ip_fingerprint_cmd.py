@@ -7,7 +7,6 @@ test is inconclusive, and 2 for bad input.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import typer
 from redwatch.cli.console import parse_shape
 from redwatch.engine.data import align, load_csv
 from redwatch.exceptions import UsageError
+from redwatch.integrity.digest import sha256_file
 from redwatch.ip.fingerprint import (
     FingerprintSettings,
     IPFingerprint,
@@ -187,8 +187,4 @@ def _sha256(model: str) -> str | None:
     path = Path(model)
     if not path.is_file():
         return None
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return "sha256:" + h.hexdigest()
+    return "sha256:" + sha256_file(path)

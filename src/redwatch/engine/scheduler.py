@@ -4,7 +4,6 @@ SHA-256 differs from the one last seen, or a new version was registered)."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,10 +11,10 @@ from pathlib import Path
 from croniter import croniter
 
 from redwatch.exceptions import UsageError
+from redwatch.integrity.digest import sha256_file
 
 MIN_INTERVAL_S = 10.0
 MAX_INTERVAL_S = 366 * 86400.0
-CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -67,15 +66,6 @@ def is_due(next_run_at: datetime | None, now: datetime) -> bool:
     return next_run_at is not None and as_utc(next_run_at) <= as_utc(now)
 
 
-def file_sha256(path: Path) -> str:
-    """SHA-256 hex digest of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def model_changed(seen_hash: str | None, current_hash: str) -> bool:
     """True when the artifact differs from the one last seen. A registered version bump
     clears the seen hash, so it counts as a change even when the bytes are the same."""
@@ -95,6 +85,6 @@ class HashCache:
         cached = self._seen.get(path)
         if cached is not None and cached[:2] == (stat.st_size, stat.st_mtime_ns):
             return cached[2]
-        digest = file_sha256(path)
+        digest = sha256_file(path)
         self._seen[path] = (stat.st_size, stat.st_mtime_ns, digest)
         return digest

@@ -32,7 +32,7 @@ from redwatch.harden.pipeline import (
     save_model,
     scan_options,
 )
-from redwatch.harden.record import build_record, markdown, sha256_file, write_json
+from redwatch.harden.record import build_record, markdown, write_json
 from redwatch.harden.rescan import rescan
 from redwatch.harden.retrain import (
     Figures,
@@ -45,6 +45,7 @@ from redwatch.harden.retrain import (
     retrain,
     split_kept,
 )
+from redwatch.integrity.digest import sha256_file
 from redwatch.ip.signed import write_text_atomic
 from redwatch.recipe import TrainRecipe, recipe_for
 from redwatch.results import CampaignResult

@@ -4,7 +4,6 @@ before/after table and the ids of both campaigns."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -16,18 +15,10 @@ from typing import Any
 from redwatch import __version__
 from redwatch.findings import jsonable
 from redwatch.harden.compare import Comparison
+from redwatch.integrity.digest import sha256_file
 
 RECORD_VERSION = "1.0"
 _LIBRARIES = ("numpy", "scikit-learn", "torch", "xgboost", "lightgbm", "scipy")
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def library_versions() -> dict[str, str]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from redwatch.exceptions import RedwatchError, first_line
+from redwatch.integrity.digest import sha256_file
 from redwatch.integrity.fingerprint import Fingerprint, build_fingerprint, check_fingerprint
 from redwatch.integrity.signing import verify_model
 from redwatch.targets.base import Target
@@ -19,7 +20,6 @@ from redwatch.targets.base import Target
 HASH = "hash"
 SIGNATURE = "signature"
 FINGERPRINT = "fingerprint"
-CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -37,22 +37,13 @@ def artifact_sha256(path: Path) -> str:
     """Hex SHA-256 of a model file; of a folder, the SHA-256 of its sorted
     "relative path, file hash" lines."""
     if path.is_file():
-        return _file_sha256(path)
+        return sha256_file(path)
     lines = [
-        f"{p.relative_to(path).as_posix()}\t{_file_sha256(p)}\n"
+        f"{p.relative_to(path).as_posix()}\t{sha256_file(p)}\n"
         for p in sorted(path.rglob("*"))
         if p.is_file()
     ]
     return hashlib.sha256("".join(lines).encode()).hexdigest()
-
-
-def _file_sha256(path: Path) -> str:
-    """Hex SHA-256 of one file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def normal_hash(value: str) -> str:

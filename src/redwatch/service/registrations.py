@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 
 from redwatch.engine.data import align, load_csv
 from redwatch.engine.planner import available_probes
-from redwatch.engine.scheduler import Schedule, file_sha256
+from redwatch.engine.scheduler import Schedule
 from redwatch.exceptions import DataError, RedwatchError, TargetError, UsageError, first_line
+from redwatch.integrity.digest import sha256_file
 from redwatch.service.audit_log import record
 from redwatch.service.keys import Principal
 from redwatch.store.models import utcnow
@@ -137,7 +138,7 @@ def _check_fit(target: Target, dataset: Any) -> None:
 def register(store: Store, who: Principal, body: TargetSpec) -> dict[str, Any]:
     """Validate and store a new registration with its first model version."""
     spec = check_spec(body)
-    sha = file_sha256(Path(spec.model))
+    sha = sha256_file(Path(spec.model))
     now = utcnow()
     with store.transaction(f"register target {spec.name!r}", write=True) as session:
         if session.get(RegistrationRow, spec.name) is not None:
@@ -295,7 +296,7 @@ def add_model_version(
         raise UsageError(f"target {target!r} is not registered")
     path = Path(path).expanduser().resolve()
     load_spec_target(spec, path)
-    sha = file_sha256(path)
+    sha = sha256_file(path)
     with store.transaction(f"add a model version to {target!r}", write=True) as session:
         row = session.get(RegistrationRow, target)
         if row is None:

@@ -14,11 +14,11 @@ from redwatch.engine.scheduler import (
     HashCache,
     Schedule,
     as_utc,
-    file_sha256,
     is_due,
     model_changed,
 )
 from redwatch.exceptions import UsageError
+from redwatch.integrity.digest import sha256_file
 
 NOON = datetime(2026, 3, 2, 12, 0, 30, tzinfo=UTC)
 
@@ -66,7 +66,7 @@ def test_due_times_compare_in_utc() -> None:
 def test_model_change_follows_the_artifact_hash(tmp_path: Path) -> None:
     model = tmp_path / "model.bin"
     model.write_bytes(b"weights-v1" * 200_000)
-    first = file_sha256(model)
+    first = sha256_file(model)
     assert first == hashlib.sha256(model.read_bytes()).hexdigest()
     assert not model_changed(first, first)
     assert model_changed(None, first)  # a version bump clears the seen hash
