@@ -19,18 +19,18 @@ EventInput = GuardEvent | Mapping[str, Any]
 ACTIONS = frozenset(action.value for action in Action)
 
 
-def as_guard_event(event: EventInput, source: str) -> GuardEvent:
-    """`event` as a GuardEvent, checked the way the store checks it; DataError naming the
-    event and the problem when it is malformed (bad id, missing key, time, data, action)."""
-    if isinstance(event, GuardEvent):
-        event_values(event, source)
-        return event
+def checked_event(event: EventInput, source: str) -> tuple[GuardEvent, dict[str, Any]]:
+    """`event` as a GuardEvent and as the store's column values, checked once; DataError
+    naming the event and the problem when it is malformed (bad id, missing key, time, data,
+    action)."""
     values = event_values(event, source)
+    if isinstance(event, GuardEvent):
+        return event, values
     action = str(event.get("action"))
     if action not in ACTIONS:
         allowed = ", ".join(sorted(ACTIONS))
         raise DataError(f"event {values['id']}: action {action!r} is not one of {allowed}")
-    return GuardEvent(
+    checked = GuardEvent(
         stage=values["stage"],
         kind=values["kind"],
         action=Action(action),
@@ -40,6 +40,7 @@ def as_guard_event(event: EventInput, source: str) -> GuardEvent:
         timestamp=values["time"].timestamp(),
         id=values["id"],
     )
+    return checked, values
 
 
 class EventHub:
@@ -57,10 +58,11 @@ class EventHub:
     def publish(self, events: Sequence[EventInput], source: str) -> int:
         """Check every event, store them in one transaction, hand them to the alert hub;
         the number that were new. DataError (nothing stored) when one is malformed."""
-        checked = [as_guard_event(event, source) for event in events]
-        if not checked:
+        pairs = [checked_event(event, source) for event in events]
+        if not pairs:
             return 0
-        new = self.state.store.add_events(checked, source)
+        new = self.state.store.add_event_rows(values for _, values in pairs)
+        checked = [event for event, _ in pairs]
         alerts = self.state.alerts
         if alerts is not None:
             try:

@@ -198,10 +198,7 @@ class GuardCache:
         if not events:
             return
         try:
-            if self.state.events is not None:
-                self.state.events.publish(events, source=target)
-            else:
-                self.state.store.add_events(events, target)
+            self.state.publish(events, target)
         except Exception:
             log.exception("could not record %d guard event(s) of %s", len(events), target)
 

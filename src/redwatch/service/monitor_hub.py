@@ -415,11 +415,7 @@ class MonitorHub:
             for sig in outcome.signals
         ]
         if events:
-            hub = self.state.events
-            if hub is not None:
-                hub.publish(events, target)
-            else:
-                self.state.store.add_events(events, target)
+            self.state.publish(events, target)
         return events
 
 

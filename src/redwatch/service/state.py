@@ -3,6 +3,7 @@ the store and the service's running parts, each built by `create_app`."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -12,6 +13,7 @@ from redwatch.service.settings import ServiceSettings
 from redwatch.store.repository import Store
 
 if TYPE_CHECKING:
+    from redwatch.guard.stage import GuardEvent
     from redwatch.service.alert_hub import AlertHub
     from redwatch.service.events_hub import EventHub
     from redwatch.service.guards import GuardCache
@@ -32,6 +34,13 @@ class ServiceState:
     monitor: MonitorHub | None = None
     guards: GuardCache | None = None
     extra: dict[str, Any] | None = None
+
+    def publish(self, events: Sequence[GuardEvent | Mapping[str, Any]], source: str) -> int:
+        """Publish events through the event hub, or store them directly when the hub is not
+        running (a part used on its own, in tests); how many were new."""
+        if self.events is not None:
+            return self.events.publish(events, source)
+        return self.store.add_events(events, source)
 
     def refresh_guard(self, target: str) -> None:
         """Forget `target`'s in-service guard (when guards run), so that the next call

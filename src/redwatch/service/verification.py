@@ -65,10 +65,7 @@ def record_verdict(
     audited(state.store, SYSTEM, "mitigations.verify", verifies, detail)
     kind = "mitigation_verified" if verdict.passed else "mitigation_failed"
     event = GuardEvent("feedback", kind, Action.ALLOW, verdict.reason, "redwatch", detail)
-    if state.events is not None:
-        state.events.publish([event], source=target)
-    else:
-        state.store.add_events([event], target)
+    state.publish([event], target)
 
 
 def _campaign_id(campaign_doc: Mapping[str, Any] | None) -> str | None:

@@ -298,10 +298,7 @@ class CampaignWorker:
     def _publish(self, target: str, events: list[GuardEvent]) -> None:
         """Hand events to the event hub (straight to the store when there is none)."""
         try:
-            if self.state.events is not None:
-                self.state.events.publish(events, source=target)
-            else:
-                self.store.add_events(events, target)
+            self.state.publish(events, target)
         except Exception:  # the job is recorded; losing its events must not undo that
             log.exception("cannot publish %d campaign event(s) for %s", len(events), target)
 

@@ -178,7 +178,12 @@ class Store:
         CONFLICT DO NOTHING), so a batch may be sent again after a crash. `source` names the
         recording deployment unless an event mapping carries its own. DataError on a
         malformed event (nothing is written then)."""
-        unique = {row["id"]: row for row in (event_values(e, source) for e in events)}
+        return self.add_event_rows([event_values(e, source) for e in events])
+
+    def add_event_rows(self, rows: Iterable[dict[str, Any]]) -> int:
+        """Insert events already checked into column values (store.events.event_values) in
+        one transaction; how many were new (ids stored already are skipped)."""
+        unique = {row["id"]: row for row in rows}
         if not unique:
             return 0
         with self._transaction(f"store {len(unique)} event(s)", write=True) as session:

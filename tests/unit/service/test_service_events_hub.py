@@ -11,7 +11,7 @@ import pytest
 
 from redwatch.exceptions import DataError
 from redwatch.guard.stage import Action, GuardEvent
-from redwatch.service.events_hub import as_guard_event, build_event_hub
+from redwatch.service.events_hub import build_event_hub, checked_event
 from redwatch.service.settings import ServiceSettings
 from redwatch.service.state import ServiceState
 from redwatch.store import Store
@@ -96,5 +96,5 @@ def test_without_alerts_or_with_a_failing_hub_events_are_still_stored(
 
 
 def test_iso_timestamps_are_kept() -> None:
-    event = as_guard_event(mapping("d1", timestamp="2026-01-02T03:04:05"), "s")
+    event, _ = checked_event(mapping("d1", timestamp="2026-01-02T03:04:05"), "s")
     assert event.timestamp == pytest.approx(1767323045.0)
