@@ -14,6 +14,8 @@ GROUPS = (
     "redwatch.guard_stages",
     "redwatch.reporters",
     "redwatch.alert_sinks",
+    "redwatch.llm_detectors",
+    "redwatch.llm_converters",
 )
 
 

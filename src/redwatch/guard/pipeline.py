@@ -58,6 +58,17 @@ class GuardPipeline:
             built.append(table[entry.name].from_options(entry.options, self.context, self.source))
         return built
 
+    @property
+    def domain(self) -> str:
+        """ "rows" or "chat": what this policy guards; UsageError when its stages mix both."""
+        domains = {stage.domain for stage in self.stages}
+        if len(domains) > 1:
+            raise UsageError(
+                f"{self.source}: mixes prediction stages with chat stages; "
+                "a policy guards one kind of endpoint"
+            )
+        return domains.pop() if domains else "rows"
+
     def on_request(self, request: GuardRequest) -> tuple[GuardRequest, list[GuardEvent]]:
         """Run every stage's on_request in order: the (possibly rewritten) request and the
         events; GuardBlocked (carrying the events so far) when a stage blocks."""
@@ -68,9 +79,7 @@ class GuardPipeline:
             if decision.action is Action.BLOCK:
                 raise GuardBlocked(decision.reason, decision.status, stage.name, tuple(events))
             if decision.action is Action.MODIFY:
-                if decision.rows is None:
-                    raise TypeError(f"stage {stage.name} modified a request without rows")
-                request = replace(request, rows=np.asarray(decision.rows, dtype=np.float64))
+                request = _modified(stage, request, decision)
         return request, events
 
     def on_response(
@@ -88,6 +97,15 @@ class GuardPipeline:
                     raise TypeError(f"stage {stage.name} modified a response without one")
                 response = decision.response
         return response, events
+
+
+def _modified(stage: GuardStage, request: GuardRequest, decision: Decision) -> GuardRequest:
+    """The request with the stage's new rows or new chat request."""
+    if decision.chat is not None:
+        return replace(request, chat=decision.chat)
+    if decision.rows is None:
+        raise TypeError(f"stage {stage.name} modified a request without rows or chat")
+    return replace(request, rows=np.asarray(decision.rows, dtype=np.float64))
 
 
 def _with_default_event(

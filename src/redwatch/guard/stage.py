@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from redwatch.config import first_error
 from redwatch.exceptions import RedwatchError, UsageError
 from redwatch.guard.context import StageContext
+from redwatch.llm.chat import ChatReply, ChatRequest
 from redwatch.targets.spec import InputSpec
 
 
@@ -77,7 +78,8 @@ class GuardEvent:
 @dataclass(frozen=True)
 class GuardRequest:
     """One prediction call: who asked (client id, API key), what (rows, n x d floats), and
-    which model method (`predict` or `predict_proba`, which roles may be limited to)."""
+    which model method (`predict` or `predict_proba`, which roles may be limited to).
+    A chat call carries its `chat` request instead (rows then empty, method "chat")."""
 
     rows: np.ndarray
     client: str = "anonymous"
@@ -85,27 +87,31 @@ class GuardRequest:
     payload_bytes: int = 0
     timestamp: float = field(default_factory=time.time)
     method: str = "predict"
+    chat: ChatRequest | None = None
 
 
 @dataclass(frozen=True)
 class GuardResponse:
     """What the model answered: labels, and probabilities when the call asked for them.
-    `classes` maps probability columns to labels."""
+    `classes` maps probability columns to labels. A chat call's answer is `reply` (labels
+    then empty)."""
 
     labels: np.ndarray
     proba: np.ndarray | None = None
     classes: np.ndarray | None = None
+    reply: ChatReply | None = None
 
 
 @dataclass(frozen=True)
 class Decision:
-    """A stage's answer: allow, modify (new rows or a new response) or block (reason and an
-    HTTP status, 4xx), plus the events it wants recorded."""
+    """A stage's answer: allow, modify (new rows, a new chat request, or a new response) or
+    block (reason and an HTTP status, 4xx), plus the events it wants recorded."""
 
     action: Action
     events: tuple[GuardEvent, ...] = ()
     rows: np.ndarray | None = None
     response: GuardResponse | None = None
+    chat: ChatRequest | None = None
     reason: str = ""
     status: int = 200
 
@@ -120,12 +126,14 @@ class Decision:
         *,
         rows: np.ndarray | None = None,
         response: GuardResponse | None = None,
+        chat: ChatRequest | None = None,
         events: tuple[GuardEvent, ...] = (),
     ) -> Decision:
-        """Replace the request's rows (on_request) or the response (on_response)."""
-        if (rows is None) == (response is None):
-            raise ValueError("Decision.modify needs exactly one of rows or response")
-        return cls(Action.MODIFY, events, rows=rows, response=response)
+        """Replace the request's rows or chat request (on_request) or the response
+        (on_response)."""
+        if sum(x is not None for x in (rows, response, chat)) != 1:
+            raise ValueError("Decision.modify needs exactly one of rows, chat or response")
+        return cls(Action.MODIFY, events, rows=rows, response=response, chat=chat)
 
     @classmethod
     def block(cls, reason: str, status: int = 400, events: tuple[GuardEvent, ...] = ()) -> Decision:
@@ -169,6 +177,9 @@ class GuardStage:
     # True for a stage whose purpose is to serve a different label for some rows (the keyed
     # watermark); every other stage must leave the model's labels as they are.
     relabels: ClassVar[bool] = False
+    # What the stage guards: "rows" (prediction calls) or "chat" (chat completions). A
+    # pipeline holds stages of one domain; the deployment refuses a policy that mixes them.
+    domain: ClassVar[str] = "rows"
 
     def __init__(self, options: StageOptions, context: StageContext | None = None) -> None:
         self.options = options

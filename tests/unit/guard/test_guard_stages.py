@@ -272,7 +272,7 @@ def test_output_allows_label_only_responses(wine: WineCase) -> None:
 
 
 def test_decision_constructors_reject_inconsistent_shapes() -> None:
-    with pytest.raises(ValueError, match="exactly one of rows or response"):
+    with pytest.raises(ValueError, match="exactly one of rows, chat or response"):
         Decision.modify()
     with pytest.raises(ValueError, match="a block needs a 4xx status, got 500"):
         Decision.block("x", 500)

@@ -1,0 +1,2 @@
+"""Detectors: judge one text (a reply, or a prompt for input detectors) and say hit, clean
+or unscorable. Registered under the `redwatch.llm_detectors` entry point."""
