@@ -58,6 +58,11 @@ def _harden_record(cwd: Path) -> None:
 # temporary folder), preparation of the folder, checks of what it wrote, and examples that
 # take long.
 EXPECT: dict[str, tuple[str, ...]] = {
+    "llm_converters.py": (
+        "--- base64",
+        "--- payload-split",
+        "custom set my_direct_injection.yaml: 37 prompts",
+    ),
     "ray_scan.sh": ("same findings: True",),
     "service_keys.sh": ('"stored":1', "no key: 401", "redwatch serve: stopped"),
     "alerts_verify_webhook.py": ("receiver: verified", "receiver: REJECTED"),
@@ -97,6 +102,7 @@ EXPECT: dict[str, tuple[str, ...]] = {
     ),
 }
 WRITES: dict[str, tuple[str, ...]] = {
+    "llm_converters.py": ("o/my_direct_injection.yaml",),
     "python_api.py": ("o/report.json",),
     "fraud_data.py": ("o/fraud.joblib", "o/transactions.csv"),
     "scan-model-file.sh": tuple(
