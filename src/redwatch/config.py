@@ -6,7 +6,9 @@ e.g. "redwatch.yaml: features.amount.lower: Input should be a valid number".
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -71,6 +73,88 @@ class BudgetDecl(_Strict):
     seconds: float | None = Field(default=None, gt=0)
 
 
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _env_name(value: str | None) -> str | None:
+    """An environment variable's name (never the secret itself)."""
+    if value is not None and not _ENV_NAME.match(value):
+        raise ValueError("must name an environment variable that holds the key, not the key")
+    return value
+
+
+def _http_url(value: str) -> str:
+    """An http(s) URL."""
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"must start with http:// or https://, not {value!r}")
+    return value
+
+
+def _json_text(value: Any) -> Any:
+    """A JSON template given as a YAML mapping is stored as JSON text."""
+    return json.dumps(value) if isinstance(value, dict) else value
+
+
+class ChatModelDecl(_Strict):
+    """An auxiliary OpenAI-compatible model (attacker or judge)."""
+
+    url: str
+    model: str | None = None
+    api_key_env: str | None = None
+
+    _check_url = field_validator("url")(_http_url)
+    _check_env = field_validator("api_key_env")(_env_name)
+
+
+class ChatLoginDecl(_Strict):
+    """The login call a stateful chat application needs at the start of each session."""
+
+    url: str
+    body: str  # JSON template; $VAR / ${VAR} read from the environment
+    token_path: str | None = None
+
+    _check_url = field_validator("url")(_http_url)
+    _body_text = field_validator("body", mode="before")(_json_text)
+
+
+class ChatConfig(_Strict):
+    """The `chat:` section: how to talk to an LLM application and what redwatch may do."""
+
+    model: str | None = None
+    api_key_env: str | None = None
+    template: str | None = None  # JSON request template: a generic HTTP chat application
+    response_path: str | None = None
+    tool_calls_path: str | None = None
+    login: ChatLoginDecl | None = None
+    stateful: bool = False
+    accepts_system: bool = True
+    system_prompt_file: Path | None = None
+    attacker: ChatModelDecl | None = None
+    judge: ChatModelDecl | None = None
+    max_turns: int = Field(default=5, ge=1, le=50)
+
+    _check_env = field_validator("api_key_env")(_env_name)
+    _template_text = field_validator("template", mode="before")(_json_text)
+
+    @field_validator("response_path", "tool_calls_path")
+    @classmethod
+    def _json_path(cls, value: str | None) -> str | None:
+        """JSONPaths start with '$'."""
+        if value is not None and not value.startswith("$"):
+            raise ValueError(f"must be a JSONPath starting with '$', not {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _template_options(self) -> ChatConfig:
+        """A template needs a response path; the HTTP-app options need a template."""
+        if self.template is not None and self.response_path is None:
+            raise ValueError("template needs response_path (where the reply is in the answer)")
+        for key in ("response_path", "tool_calls_path", "login"):
+            if self.template is None and getattr(self, key) is not None:
+                raise ValueError(f"{key} applies to a template (generic HTTP) chat target only")
+        return self
+
+
 class ProjectConfig(_Strict):
     """Contents of redwatch.yaml."""
 
@@ -83,6 +167,7 @@ class ProjectConfig(_Strict):
     onehot: list[list[str]] = Field(default_factory=list)
     constraints: list[str] = Field(default_factory=list)
     sensitive: list[str] = Field(default_factory=list)  # sensitive columns of the data
+    chat: ChatConfig | None = None  # LLM chat targets (redwatch scan --kind chat)
 
     @field_validator("fail_on")
     @classmethod
