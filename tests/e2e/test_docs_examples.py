@@ -58,6 +58,7 @@ def _harden_record(cwd: Path) -> None:
 # temporary folder), preparation of the folder, checks of what it wrote, and examples that
 # take long.
 EXPECT: dict[str, tuple[str, ...]] = {
+    "llm_detectors.py": ("leaky reply -> hit", "refusing reply -> clean"),
     "llm_callable_target.py": ("queries spent: 1", "send_email("),
     "llm_converters.py": (
         "--- base64",
@@ -103,6 +104,7 @@ EXPECT: dict[str, tuple[str, ...]] = {
     ),
 }
 WRITES: dict[str, tuple[str, ...]] = {
+    "llm_detectors.py": ("o/verdicts.jsonl",),
     "llm_callable_target.py": ("o/transcript.json",),
     "llm_converters.py": ("o/my_direct_injection.yaml",),
     "python_api.py": ("o/report.json",),
