@@ -35,7 +35,9 @@ ATLAS: dict[str, str] = {
     "AML.T0051": "LLM Prompt Injection",
     "AML.T0051.000": "LLM Prompt Injection: Direct",
     "AML.T0051.001": "LLM Prompt Injection: Indirect",
+    "AML.T0053": "LLM Plugin Compromise",
     "AML.T0054": "LLM Jailbreak",
+    "AML.T0055": "Unsecured Credentials",
     "AML.T0056": "Extract LLM System Prompt",
     "AML.T0057": "LLM Data Leakage",
 }
@@ -304,8 +306,14 @@ CATEGORY_MAP: tuple[MappingRow, ...] = (
         (
             ("AML.T0051", "Instructions injected into the model's prompt."),
             ("AML.T0054", "Safety controls bypassed by a crafted prompt."),
+            ("AML.T0053", "Tools the application offers are called with an attacker's arguments."),
+            ("AML.T0056", "The system prompt is extracted through the chat interface."),
+            ("AML.T0057", "Confidential data in the model's context is leaked in answers."),
             ("OWASP-LLM01", "Prompt injection."),
             ("OWASP-LLM02", "Sensitive information disclosed in answers."),
+            ("OWASP-LLM05", "Replies carry markup or code passed on unescaped."),
+            ("OWASP-LLM06", "The agent acts beyond what the user asked for."),
+            ("OWASP-LLM07", "The system prompt leaks."),
             _M27,
             _ART15,
             _ART32,
@@ -376,6 +384,13 @@ CONTROLS: tuple[Control, ...] = (
         "Reproducible test record",
         "The campaign's probes, budgets, data, seed and software versions are recorded so "
         "that the test can be repeated and compared.",
+    ),
+    Control(
+        "RW-C09",
+        "LLM application red teaming",
+        "The chat endpoint is attacked with prompt injection, jailbreaks, system-prompt "
+        "extraction, leakage, tool misuse and unsafe-output prompts; transcripts are kept.",
+        ("llm",),
     ),
 )
 
@@ -449,6 +464,17 @@ CONTROL_MAP: tuple[MappingRow, ...] = (
             ("EU-AIA-Art9", "Testing against prior defined metrics is part of risk management."),
             ("EU-AIA-Art15", "Documents the accuracy and robustness measured."),
             _ART32_TEST,
+        ),
+    ),
+    *_rows(
+        "RW-C09",
+        (
+            ("AML.T0051", "Exercises direct and indirect prompt injection."),
+            ("AML.T0054", "Exercises jailbreaks of the model's safety behaviour."),
+            ("OWASP-LLM01", "Tests the application against prompt injection."),
+            ("OWASP-LLM06", "Tests whether the agent misuses the tools it is offered."),
+            _M27,
+            ("EU-AIA-Art15(5)", "Tests resilience against attempts to alter the system's use."),
         ),
     ),
 )

@@ -58,6 +58,8 @@ def _harden_record(cwd: Path) -> None:
 # temporary folder), preparation of the folder, checks of what it wrote, and examples that
 # take long.
 EXPECT: dict[str, tuple[str, ...]] = {
+    "llm_scan.sh": ("scan exit code: 1", "finding [critical] Direct prompt injection"),
+    "llm_probe_inprocess.py": ("finding [", "guard stage llm-injection"),
     "llm_detectors.py": ("leaky reply -> hit", "refusing reply -> clean"),
     "llm_callable_target.py": ("queries spent: 1", "send_email("),
     "llm_converters.py": (
@@ -104,6 +106,7 @@ EXPECT: dict[str, tuple[str, ...]] = {
     ),
 }
 WRITES: dict[str, tuple[str, ...]] = {
+    "llm_scan.sh": ("o/report/report.json", "o/report/report.html", "o/report/report.md"),
     "llm_detectors.py": ("o/verdicts.jsonl",),
     "llm_callable_target.py": ("o/transcript.json",),
     "llm_converters.py": ("o/my_direct_injection.yaml",),
@@ -146,6 +149,7 @@ CHECK: dict[str, Callable[[Path], None]] = {"harden-fraud.sh": _harden_record}
 # about 40 s: hardening plus two campaigns; a campaign, a policy and a replay; ~12 s; the IP
 # examples train references, surrogates or a served model (15-50 s each)
 SLOW = {
+    "llm_scan.sh",
     "ray_scan.sh",
     "service_keys.sh",
     "harden-fraud.sh",

@@ -1,4 +1,5 @@
-"""`redwatch scan`: run a red-team campaign against a model file, import path or URL."""
+"""`redwatch scan`: run a red-team campaign against a model file, import path or URL, or
+(`--kind chat`) against an LLM chat endpoint (the chat branch lives in scan_chat.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,13 @@ from typing import Any
 import typer
 
 from redwatch.cli.console import err, open_store, out, parse_shape, progress_bar
+from redwatch.cli.scan_chat import (
+    MODEL_ONLY,
+    ChatFlags,
+    check_options,
+    run_chat_command,
+    scan_kind,
+)
 from redwatch.cli.summary import print_summary
 from redwatch.config import DEFAULT_PROJECT_FILE, load_project_config
 from redwatch.engine.campaign import ScanOptions, run_scan
@@ -19,12 +27,16 @@ from redwatch.integrity.encryption import read_key
 from redwatch.integrity.signing import require_valid_signature
 from redwatch.probes.base import Budget
 from redwatch.registry import plugins
+from redwatch.results import CampaignResult
 from redwatch.targets.loading import load_target
 
 
 def scan(
     model: str = typer.Argument(..., help="Model file, 'module:attr', or http(s) URL."),
-    data: Path = typer.Option(..., "--data", help="CSV with a header row."),
+    data: Path | None = typer.Option(
+        None, "--data", help="CSV with a header row (required unless --kind chat)."
+    ),
+    kind: str | None = typer.Option(None, "--kind", help="model (default) or chat."),
     label: str | None = typer.Option(None, "--label", help="Label column in the CSV."),
     sensitive: list[str] = typer.Option(
         [], "--sensitive", help="Sensitive column of the CSV, e.g. sex (repeatable)."
@@ -54,7 +66,9 @@ def scan(
     auth_env: str | None = typer.Option(None, "--auth-env", help="Env var with a bearer token."),
     template: str | None = typer.Option(None, "--template", help="JSON request template."),
     response_path: str | None = typer.Option(None, "--response-path", help="e.g. $.probs"),
-    timeout: float = typer.Option(10.0, "--timeout", min=0.1),
+    timeout: float | None = typer.Option(
+        None, "--timeout", min=0.1, help="Seconds per call (default 10; chat 30)."
+    ),
     key_env: str | None = typer.Option(None, "--key-env", help="Env var with the model key."),
     key_file: Path | None = typer.Option(None, "--key-file", help="Key for an encrypted model."),
     require_signature: Path | None = typer.Option(
@@ -63,11 +77,59 @@ def scan(
     signature: Path | None = typer.Option(
         None, "--signature", help="Signature file (default MODEL.sig) for --require-signature."
     ),
+    chat_model: str | None = typer.Option(None, "--chat-model", help="Model id (chat)."),
+    system_prompt: Path | None = typer.Option(
+        None, "--system-prompt", help="The app's deployed system prompt (chat)."
+    ),
+    app_system_prompt: bool = typer.Option(
+        False, "--app-system-prompt", help="The app sets its own system prompt (chat)."
+    ),
+    attacker: str | None = typer.Option(None, "--attacker", help="Attacker model URL (chat)."),
+    attacker_model: str | None = typer.Option(None, "--attacker-model"),
+    judge: str | None = typer.Option(None, "--judge", help="Judge model URL (chat)."),
+    judge_model: str | None = typer.Option(None, "--judge-model"),
 ) -> None:
-    """Attack a model with the applicable probes and write reports."""
+    """Attack a model (or, with --kind chat, a chat endpoint) and write reports."""
     project = load_project_config(config)
     fmts = _formats(formats)
     threshold = _threshold(fail_on, project.fail_threshold())
+    scan_as = scan_kind(kind)
+    flags = ChatFlags(
+        chat_model=chat_model,
+        system_prompt=system_prompt,
+        app_system_prompt=app_system_prompt,
+        attacker=attacker,
+        attacker_model=attacker_model,
+        judge=judge,
+        judge_model=judge_model,
+        headers=header,
+        auth_env=auth_env,
+        template=template,
+        response_path=response_path,
+        timeout=timeout,
+    )
+    given = [data, label, sensitive, model_class, input_shape, trust_model, key_env, key_file]
+    given += [require_signature, signature]
+    check_options(scan_as, flags, dict(zip(MODEL_ONLY, map(bool, given), strict=True)))
+    if scan_as == "chat":
+        chat_options = ScanOptions(
+            out_dir=out_dir,
+            probes=probe or None,
+            budget=Budget(
+                budget_queries or project.budget.queries,
+                budget_seconds or project.budget.seconds,
+            ),
+            formats=fmts,
+            seed=seed,
+            params=project.probes,
+            model=model,
+            config_source=str(config or DEFAULT_PROJECT_FILE),
+            executor=executor,
+        )
+        _finish(run_chat_command(model, flags, project, chat_options, name), as_json, threshold)
+        return
+    if data is None:
+        raise UsageError("--data is required (a CSV with a header row) unless --kind chat")
     shape = parse_shape(input_shape) or (
         tuple(project.image_shape) if project.image_shape else None
     )
@@ -79,7 +141,7 @@ def scan(
         model_class=model_class,
         input_shape=shape,
         http_options=_http_options(
-            header, auth_env, template, response_path, timeout, budget_queries
+            header, auth_env, template, response_path, timeout or 10.0, budget_queries
         ),
         decryption_key=read_key(key_env, key_file),
     )
@@ -113,6 +175,11 @@ def scan(
             options,
             progress=progress_bar,
         )
+    _finish(result, as_json, threshold)
+
+
+def _finish(result: CampaignResult, as_json: bool, threshold: Severity | None) -> None:
+    """Print the result (summary or JSON) and exit 1 at or above the --fail-on severity."""
     if as_json:
         out.print_json(json.dumps(result.to_dict()))
     else:

@@ -46,13 +46,14 @@ def plan_campaign(
     """Choose probes from the target's capabilities and split the budget by probe cost.
 
     Without `requested`, every registered probe whose `default` flag is set is considered;
-    opt-in probes (such as the ART adapters) run only when named.
+    opt-in probes (such as the ART adapters) run only when named. Chat targets get only the
+    probes that require "chat", other targets never get those.
 
     Explicitly requested probes that do not apply are reported as skipped with the reason;
     unknown names are a UsageError listing the known ones.
     """
     table = available_probes()
-    names = list(requested) if requested else [n for n, c in table.items() if c.default]
+    names = list(requested) if requested else _defaults(table, capabilities)
     unknown = [n for n in names if n not in table]
     if unknown:
         raise UsageError(f"unknown probe(s): {', '.join(unknown)}; known: {', '.join(table)}")
@@ -74,3 +75,9 @@ def plan_campaign(
         for cls, share in zip(chosen, shares, strict=True)
     ]
     return Plan(planned, skipped)
+
+
+def _defaults(table: Mapping[str, type[Probe]], capabilities: Capabilities) -> list[str]:
+    """Default probes for this kind of target: chat probes for chat endpoints only."""
+    chat = capabilities.chat
+    return [n for n, c in table.items() if c.default and ("chat" in c.requires) == chat]

@@ -3,6 +3,8 @@ findings table, one section per finding, and the probe runs."""
 
 from __future__ import annotations
 
+import html
+import re
 from typing import Any, ClassVar
 
 from redwatch.reports.base import Reporter
@@ -133,10 +135,74 @@ def _evidence(f: dict[str, Any]) -> str:
             f" ([`{e['path']}`]({href}))" if href else (f" (`{e['path']}`)" if e["path"] else "")
         )
         lines.append(f"- **{e['kind']}**: {_one_line(e['description'])}{where}")
+        if _is_transcript(e):
+            lines += ["", *("  " + x if x else "" for x in _transcript(e["data"])), ""]
+            continue
         lines += [f"  - {k}: {format_value(v)}" for k, v in e["data"].items()]
         if e["arrays"]:
             lines.append("  - arrays: " + ", ".join(f"`{a}`" for a in e["arrays"]))
     return "\n".join(lines)
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!~])")  # "|": table cells escape it
+_TRANSCRIPT_KEYS = ("messages", "tools", "verdicts")
+
+
+def _is_transcript(e: dict[str, Any]) -> bool:
+    """Evidence that holds a chat transcript (messages in the OpenAI shape)."""
+    messages = e["data"].get("messages")
+    return e["kind"] == "transcript" and isinstance(messages, list)
+
+
+def _inline(text: Any) -> str:
+    """One line of untrusted text made inert: HTML escaped, Markdown syntax backslashed."""
+    value = text if isinstance(text, str) else format_value(text)
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(_one_line(value), quote=False))
+
+
+def _fenced(text: str) -> list[str]:
+    """Untrusted text as a code block whose fence is longer than any backtick run in it,
+    so that nothing inside can close it or be rendered."""
+    runs = [len(r) for r in re.findall(r"`+", text)]
+    fence = "`" * max(3, max(runs, default=0) + 1)
+    return [f"{fence}text", *text.replace("\r", "").split("\n"), fence]
+
+
+def _transcript(data: dict[str, Any]) -> list[str]:
+    """A chat transcript: context, one block per message (role, content, tool calls) and
+    the detectors' verdicts; every model-controlled string is fenced or escaped."""
+    lines = [
+        " · ".join(
+            f"{_inline(k)}: {_inline(v)}" for k, v in data.items() if k not in _TRANSCRIPT_KEYS
+        )
+    ]
+    tools = data.get("tools")
+    if isinstance(tools, list) and tools:
+        lines += ["", "tools offered: " + ", ".join(_inline(t) for t in tools)]
+    for m in data["messages"]:
+        if isinstance(m, dict):
+            lines += ["", *_message(m)]
+    verdicts = [v for v in data.get("verdicts") or [] if isinstance(v, dict)]
+    if verdicts:
+        keys = ("detector", "state", "score", "reason")
+        rows = [[_inline(v.get(k)) for k in keys] for v in verdicts]
+        lines += ["", table(["detector", "verdict", "score", "reason"], rows)]
+    return [x for line in lines for x in line.split("\n")]
+
+
+def _message(m: dict[str, Any]) -> list[str]:
+    """One message: the role in bold, its content and each tool call fenced."""
+    role = _inline(m.get("role", "unknown"))
+    answer = m.get("tool_call_id")
+    out = [f"**{role}**" + (f" (result of {_inline(answer)})" if answer else "")]
+    if m.get("content"):
+        out += ["", *_fenced(str(m["content"]))]
+    for call in m.get("tool_calls") or []:
+        fn = call.get("function") if isinstance(call, dict) else None
+        if isinstance(fn, dict):
+            out += ["", f"tool call **{_inline(fn.get('name', '?'))}**"]
+            out += ["", *_fenced(str(fn.get("arguments", "")))]
+    return out
 
 
 def _mitigations(f: dict[str, Any]) -> str:

@@ -60,3 +60,14 @@ def cancer_trees(cancer_data: tuple[np.ndarray, np.ndarray, list[str]]) -> Case:
     target = SklearnTarget(model, name="cancer-gbm")
     target.set_input_spec(InputSpec.from_data(x, names))
     return Case(target, x, y)
+
+
+@pytest.fixture
+def scripted_chat() -> Case:
+    """Chat target: the reference app's scripted assistant (a test double with planted
+    weaknesses) called in-process; chat probes take no rows."""
+    from redwatch.demo.chat_brain import ScriptedAssistant
+    from redwatch.targets.chat_callable import CallableChatTarget
+
+    target = CallableChatTarget(ScriptedAssistant().reply, name="helpbot")
+    return Case(target, np.empty((0, 0)), np.empty(0, dtype=np.int64))
