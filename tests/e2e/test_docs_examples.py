@@ -58,6 +58,7 @@ def _harden_record(cwd: Path) -> None:
 # temporary folder), preparation of the folder, checks of what it wrote, and examples that
 # take long.
 EXPECT: dict[str, tuple[str, ...]] = {
+    "llm_guard_inprocess.py": ("injected request: blocked by llm-injection", "[REDACTED:EMAIL]"),
     "llm_reference_brain.py": ("reply: RW-DEMO42XQ", "30 days"),
     "llm_scan.sh": ("scan exit code: 1", "finding [critical] Direct prompt injection"),
     "llm_probe_inprocess.py": ("finding [", "guard stage llm-injection"),

@@ -30,6 +30,7 @@ _GROUPS = {
     "integrity": "integrity_cmd",
     "keys": "keys_cmd",
     "incidents": "incidents_cmd",
+    "llm": "llm_cmd",
 }
 _GUARD_PARTS = (
     ("policy", "guard_policy_cmd", "policy"),
@@ -37,6 +38,7 @@ _GUARD_PARTS = (
     ("keygen", "guard_keys_cmd", "keygen"),
     ("events", "guard_events_cmd", "events"),
     ("replay", "guard_events_cmd", "replay"),
+    ("chat-proxy", "guard_chat_cmd", "chat_proxy"),
 )
 
 

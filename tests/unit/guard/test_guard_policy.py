@@ -97,8 +97,9 @@ def test_parse_policy_rejects_non_mapping() -> None:
         (
             "firewall",
             {},
-            "unknown guard stage 'firewall'; known: auth, detect, extraction, output, "
-            "ratelimit, sanitize, validate, watermark",
+            "unknown guard stage 'firewall'; known: auth, detect, extraction, llm-canary, "
+            "llm-injection, llm-output, llm-redact, llm-tools, output, ratelimit, sanitize, "
+            "validate, watermark",
         ),
     ],
 )

@@ -14,6 +14,11 @@ if TYPE_CHECKING:
     from redwatch.guard.stages.auth import AuthStage
     from redwatch.guard.stages.detect import DetectStage
     from redwatch.guard.stages.extraction import ExtractionStage
+    from redwatch.guard.stages.llm_canary import LlmCanaryStage
+    from redwatch.guard.stages.llm_injection import LlmInjectionStage
+    from redwatch.guard.stages.llm_output import LlmOutputStage
+    from redwatch.guard.stages.llm_redact import LlmRedactStage
+    from redwatch.guard.stages.llm_tools import LlmToolsStage
     from redwatch.guard.stages.output import OutputStage
     from redwatch.guard.stages.ratelimit import RateLimitStage
     from redwatch.guard.stages.sanitize import SanitizeStage
@@ -31,6 +36,11 @@ _CLASSES = {
     "WatermarkStage": "watermark",
     "ExtractionStage": "extraction",
     "DetectStage": "detect",
+    "LlmInjectionStage": "llm_injection",
+    "LlmRedactStage": "llm_redact",
+    "LlmCanaryStage": "llm_canary",
+    "LlmToolsStage": "llm_tools",
+    "LlmOutputStage": "llm_output",
 }
 
 
@@ -53,6 +63,11 @@ __all__ = [
     "AuthStage",
     "DetectStage",
     "ExtractionStage",
+    "LlmCanaryStage",
+    "LlmInjectionStage",
+    "LlmOutputStage",
+    "LlmRedactStage",
+    "LlmToolsStage",
     "OutputStage",
     "RateLimitStage",
     "SanitizeStage",
