@@ -71,6 +71,8 @@ bench: install-all
 	$(BIN)/python bench/bench_audit_privacy_rank.py
 	$(BIN)/python bench/bench_service_ingest.py
 	$(BIN)/python bench/bench_monitor_drift.py
+	$(BIN)/python bench/bench_llm_detectors.py
+	$(BIN)/python bench/bench_llm_guard.py
 	$(BIN)/python bench/table.py
 
 clean:

@@ -35,7 +35,7 @@ TASKS: dict[str, tuple[str, tuple[str, ...], str | None]] = {
     "injection": ("injection", ("injection", "embedding-injection"), "keyword-injection"),
     "pii": ("pii", ("pii",), "keyword-leak"),
     "secrets": ("secrets", ("secrets",), "keyword-leak"),
-    "markup": ("markup", ("markup",), None),
+    "markup": ("markup", ("markup",), "keyword-markup"),
     "canary": ("canary", ("canary",), "keyword-leak"),
     "system_leak": ("system_leak", ("prompt-similarity",), "keyword-leak"),
 }
@@ -53,6 +53,7 @@ MODULES = {
     "keyword-refusal": "redwatch.llm.detectors.keyword:KeywordRefusalDetector",
     "keyword-injection": "redwatch.llm.detectors.keyword:KeywordInjectionDetector",
     "keyword-leak": "redwatch.llm.detectors.keyword:KeywordLeakDetector",
+    "keyword-markup": "redwatch.llm.detectors.keyword:KeywordMarkupDetector",
 }
 LENGTHS = (128, 256, 512)
 REPEATS = {"linear": 200, "embedding": 30}

@@ -109,3 +109,25 @@ class KeywordLeakDetector(KeywordDetector):
         "confidential",
         "canary",
     )
+
+
+class KeywordMarkupDetector(KeywordDetector):
+    """Dangerous-looking words ("<script", "drop table", "rm -rf" …) anywhere in a reply: the
+    naive check for insecure output that the markup detector replaces (it cannot tell code
+    that would run from prose or escaped text about it)."""
+
+    name = "keyword-markup"
+    description = "keyword baseline: script / SQL / shell words in a reply (never decides alone)"
+    phrases = (
+        "<script",
+        "javascript:",
+        "onerror",
+        "onload",
+        "<iframe",
+        "drop table",
+        "delete from",
+        "union select",
+        "rm -rf",
+        "curl",
+        "eval(",
+    )
