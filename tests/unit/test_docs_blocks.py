@@ -47,6 +47,11 @@ ALLOWED: list[tuple[str, str, str]] = [
     ("README.md", "redwatch guard --upstream", "command overview; runnable: guard-proxy.sh"),
     (
         "README.md",
+        "redwatch llm reference-app --port 8765 &",
+        "command overview; runnable: docs/examples/llm_scan.sh and llm_guard_proxy.sh",
+    ),
+    (
+        "README.md",
         "redwatch keys create --name me --role admin",
         "command overview; runnable: docs/examples/service_keys.sh",
     ),
