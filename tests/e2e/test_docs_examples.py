@@ -58,6 +58,12 @@ def _harden_record(cwd: Path) -> None:
 # temporary folder), preparation of the folder, checks of what it wrote, and examples that
 # take long.
 EXPECT: dict[str, tuple[str, ...]] = {
+    "llm_guard_proxy.sh": (
+        "chat proxy on http://",
+        "blocked by the guard",
+        "redwatch guard: stopped; events flushed",
+        "guard block events: ",
+    ),
     "llm_guard_inprocess.py": ("injected request: blocked by llm-injection", "[REDACTED:EMAIL]"),
     "llm_reference_brain.py": ("reply: RW-DEMO42XQ", "30 days"),
     "llm_scan.sh": ("scan exit code: 1", "finding [critical] Direct prompt injection"),
@@ -108,6 +114,7 @@ EXPECT: dict[str, tuple[str, ...]] = {
     ),
 }
 WRITES: dict[str, tuple[str, ...]] = {
+    "llm_guard_proxy.sh": ("o/report/report.json", "o/events.json"),
     "llm_scan.sh": ("o/report/report.json", "o/report/report.html", "o/report/report.md"),
     "llm_detectors.py": ("o/verdicts.jsonl",),
     "llm_callable_target.py": ("o/transcript.json",),
@@ -151,6 +158,7 @@ CHECK: dict[str, Callable[[Path], None]] = {"harden-fraud.sh": _harden_record}
 # about 40 s: hardening plus two campaigns; a campaign, a policy and a replay; ~12 s; the IP
 # examples train references, surrogates or a served model (15-50 s each)
 SLOW = {
+    "llm_guard_proxy.sh",
     "llm_scan.sh",
     "ray_scan.sh",
     "service_keys.sh",
