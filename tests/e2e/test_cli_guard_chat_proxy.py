@@ -59,6 +59,7 @@ def policies(tmp_path: Path) -> dict[str, str]:
         (UPSTREAM, "option", "stage llm-output: colour"),
         (UPSTREAM, "rows", "has no llm-* stages"),
         ("ftp://127.0.0.1:9/v1", POLICY, "http(s) base URL"),
+        ("http://127.0.0.1:9/v1/chat/completions", POLICY, "not an endpoint"),
     ],
 )
 def test_bad_inputs_are_one_line_and_exit_2(

@@ -74,7 +74,12 @@ def checked_upstream(url: str) -> str:
         raise UsageError(
             f"upstream must be an http(s) base URL like http://host:8000/v1, got {url!r}"
         )
-    return url.strip().rstrip("/")
+    base = url.strip().rstrip("/")
+    if base.endswith(("/chat/completions", "/models")):
+        raise UsageError(
+            f"upstream must be the base URL (e.g. http://host:8000/v1), not an endpoint: {url!r}"
+        )
+    return base
 
 
 class ChatUpstream:
