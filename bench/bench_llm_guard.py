@@ -1,6 +1,6 @@
 """Latency of the in-process LLM guard (all five llm-* stages) on 512-token prompts, CPU.
 
-Run: python bench/bench_llm_guard.py [--calls 1000] [--embedding-calls 100]
+Run: python bench/bench_llm_guard.py [--calls 1000] [--embedding-calls 100] [--probe-prompts 40]
      → bench/results/llm_guard.json
 
 Each call is one chat round trip through GuardPipeline: on_request on a system prompt, a
@@ -12,7 +12,13 @@ and half. Two policies differ only in llm-injection's detector: the linear n-gra
 (default) and all-MiniLM-L6-v2 embeddings. Timings are wall and thread-CPU per call, one
 thread (torch.set_num_threads(1)). Goal: p99 < 20 ms. LLM Guard's prompt-injection
 scanner publishes 213 ms on a 4-vCPU CPU for its DeBERTa model; it is shown as a reference
-row, not run (its model cannot be loaded offline)."""
+row, not run (its model cannot be loaded offline).
+
+llm-injection reads every user/tool message in its raw and canonical forms (decoded,
+homoglyph-folded, leetspeak-unfolded), so the timings include that work. Last, every llm.*
+probe runs (seed 0, --probe-prompts each) against the scripted reference brain bare and
+behind docs/examples/llm.policy.yaml in-process: successes through the guard (the brain is a
+test double; the figures say what the stages catch on the probe sets)."""
 
 from __future__ import annotations
 
@@ -30,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import machine_info, met, print_table, write_json
 from redwatch.guard import GuardBlocked, GuardPipeline, GuardRequest, GuardResponse, parse_policy
+from redwatch.guard.policy import load_policy
 from redwatch.guard.stages.llm_canary import LlmCanaryStage
 from redwatch.guard.stages.llm_injection import LlmInjectionStage
 from redwatch.guard.stages.llm_output import LlmOutputStage
@@ -142,7 +149,10 @@ def _sentence(rng: np.random.Generator) -> str:
 def pipeline(detector: str) -> GuardPipeline:
     """The five-stage policy with the given injection detector, built (fitted) now."""
     stages = [dict(s) for s in POLICY]
-    stages[0] = {"name": "llm-injection", "options": {"detector": detector, "threshold": 0.5}}
+    # cache_size 1: every timed call scores its prompt afresh (the calls cycle through the
+    # prompts, which a larger cache would answer from memory after the first round)
+    options = {"detector": detector, "threshold": 0.5, "cache_size": 1}
+    stages[0] = {"name": "llm-injection", "options": options}
     built = GuardPipeline(parse_policy({"stages": stages}), None, STAGES)
     _ = built.stages
     return built
@@ -193,12 +203,57 @@ REPLY = (
 )
 
 
+EXAMPLE_POLICY = Path(__file__).resolve().parents[1] / "docs" / "examples" / "llm.policy.yaml"
+
+
+def probe_successes(prompts: int) -> list[dict[str, Any]]:
+    """Successes/attempts of every llm.* probe against the scripted brain, bare and behind
+    the example policy (in-process; a block counts as a failed attempt)."""
+    from redwatch.demo.chat_brain import ScriptedAssistant
+    from redwatch.engine.planner import available_probes
+    from redwatch.probes.base import Budget, ProbeContext
+    from redwatch.targets.chat_callable import CallableChatTarget
+
+    brain = ScriptedAssistant()
+    guard = GuardPipeline(load_policy(EXAMPLE_POLICY))
+    _ = guard.stages
+
+    def guarded(chat: ChatRequest) -> ChatReply:
+        """One round trip through the guard around the brain."""
+        try:
+            request, _ = guard.on_request(GuardRequest(np.empty((0, 0)), method="chat", chat=chat))
+            assert request.chat is not None
+            reply = GuardResponse(np.empty(0), reply=brain.reply(request.chat))
+            answer, _ = guard.on_response(request, reply)
+        except GuardBlocked as blocked:
+            return ChatReply(finish_reason="blocked", blocked=str(blocked))
+        assert answer.reply is not None
+        return answer.reply
+
+    rows = []
+    for name, probe in sorted(available_probes().items()):
+        if not name.startswith("llm."):
+            continue
+        row: dict[str, Any] = {"probe": name}
+        for label, fn in (("bare", brain.reply), ("guarded", guarded)):
+            target = CallableChatTarget(fn, name="helpbot")
+            params = {"max_prompts": prompts, "embeddings": False}
+            budget = Budget(queries=5000)
+            ctx = ProbeContext(np.empty((0, 0)), np.empty(0), budget, seed=SEED, params=params)
+            with target.limit(5000):
+                list(probe().run(target, ctx))
+            row[label] = f"{ctx.metrics['successes']}/{ctx.metrics['attempts']}"
+        rows.append(row)
+    return rows
+
+
 def main() -> None:
     """Build both policies, time each on the three mixes, print and save the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=1000, help="timed calls per linear row")
     parser.add_argument("--embedding-calls", type=int, default=100, help="per embedding row")
     parser.add_argument("--texts", type=int, default=100, help="distinct prompts per mix")
+    parser.add_argument("--probe-prompts", type=int, default=40, help="per llm.* probe; 0: skip")
     args = parser.parse_args()
     import torch
 
@@ -247,6 +302,15 @@ def main() -> None:
             "why": "its model cannot be loaded offline",
         },
     }
+    if args.probe_prompts > 0:
+        probes = probe_successes(args.probe_prompts)
+        print_table(probes, ["probe", "bare", "guarded"])
+        payload["probe_successes"] = {
+            "policy": "docs/examples/llm.policy.yaml",
+            "target": "redwatch.demo.chat_brain.ScriptedAssistant (scripted test double)",
+            "prompts_per_probe": args.probe_prompts,
+            "rows": probes,
+        }
     print(write_json("llm_guard", payload))
 
 
