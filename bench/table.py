@@ -10,7 +10,7 @@ from typing import Any
 from _common import load_result, met
 from table_data import data_rows
 from table_ip import ip_rows
-from table_llm import llm_detector_rows, llm_guard_rows
+from table_llm import llm_detector_rows, llm_guard_rows, llm_probe_rows
 from table_privacy import privacy_rank_rows, privacy_rows
 from table_service import monitor_rows, service_rows
 
@@ -336,6 +336,8 @@ def table() -> str:
             *llm_detector_rows(),
             "",
             *llm_guard_rows(),
+            "",
+            *llm_probe_rows(),
         ]
     )
 

@@ -73,3 +73,16 @@ def llm_guard_rows() -> list[str]:
         f"| {ref['published_ms']:g} ms | — | — |"
     )
     return rows
+
+
+def llm_probe_rows() -> list[str]:
+    """Probe attempts that succeed against the reference app, bare and behind the example
+    policy (the guard's coverage of what the probes find)."""
+    doc = load_result("llm_guard")["probe_successes"]
+    rows = [
+        f"| LLM probe vs the reference app ({doc['prompts_per_probe']} prompts a probe at most) "
+        "| successful attempts, bare | through the guard (`llm.policy.yaml`) |",
+        "|---|---|---|",
+    ]
+    rows += [f"| `{r['probe']}` | {r['bare']} | {r['guarded']} |" for r in doc["rows"]]
+    return rows
