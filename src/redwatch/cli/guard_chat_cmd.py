@@ -7,25 +7,23 @@ the alerter exactly as `redwatch guard`'s do."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
-import uvicorn
 
 from redwatch.cli.guard_cmd import (
-    GRACEFUL_S,
-    KEEP_ALIVE_S,
     EventOutlets,
-    GuardServer,
-    StopFlag,
     _alerting,
     _log_to_stderr,
     _spool_dir,
     _store_url,
+    serve_guarded,
 )
 from redwatch.cli.serving import authority, bind_listener
 from redwatch.exceptions import DataError, UsageError
 from redwatch.guard.context import StageContext
 from redwatch.guard.http.chat_proxy import build_chat_proxy_app, checked_upstream
+from redwatch.guard.model import EventSink
 from redwatch.guard.pipeline import GuardPipeline
 from redwatch.guard.policy import load_policy
 
@@ -68,24 +66,13 @@ def chat_proxy(
     outlets.source = f"guard-chat@{where}"
     ready = f"chat proxy on http://{where}/v1 (upstream {base}), policy: {policy} ({names})"
     _log_to_stderr()
-    with sock, StopFlag().installed() as stop:
-        try:
-            sink = outlets.start()
-            web = build_chat_proxy_app(
-                pipeline, upstream=base, sink=sink, timeout=timeout, api_key_env=api_key_env
-            )
-            config = uvicorn.Config(
-                web,
-                log_level="warning",
-                access_log=False,
-                timeout_keep_alive=KEEP_ALIVE_S,
-                timeout_graceful_shutdown=GRACEFUL_S,
-                server_header=False,
-            )
-            GuardServer(config, ready, stop).run(sockets=[sock])
-        finally:
-            outlets.close()
-    print("redwatch guard: stopped; events flushed", flush=True)
+
+    def app(sink: EventSink) -> Any:
+        return build_chat_proxy_app(
+            pipeline, upstream=base, sink=sink, timeout=timeout, api_key_env=api_key_env
+        )
+
+    serve_guarded(app, sock, outlets, ready)
 
 
 def build_chat_pipeline(path: Path) -> tuple[GuardPipeline, str]:

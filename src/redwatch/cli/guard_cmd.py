@@ -13,11 +13,12 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -377,13 +378,24 @@ def _serve(
     events: EventOutlets,
     ready: str,
 ) -> None:
-    """Run the app on the bound socket until a stop signal, then flush the events."""
+    """Run the proxy app on the bound socket until a stop signal, then flush the events."""
+
+    def app(sink: EventSink) -> Any:
+        return build_proxy_app(
+            pipeline, upstream=upstream, model=local, sink=sink, settings=settings
+        )
+
+    serve_guarded(app, sock, events, ready)
+
+
+def serve_guarded(
+    make_app: Callable[[EventSink], Any], sock: socket.socket, events: EventOutlets, ready: str
+) -> None:
+    """Serve the app `make_app` builds around the events' sink on the bound socket until a
+    stop signal, then flush the events (the prediction proxy and the chat proxy alike)."""
     with sock, StopFlag().installed() as stop:
         try:
-            sink = events.start()
-            web = build_proxy_app(
-                pipeline, upstream=upstream, model=local, sink=sink, settings=settings
-            )
+            web = make_app(events.start())
             config = uvicorn.Config(
                 web,
                 log_level="warning",

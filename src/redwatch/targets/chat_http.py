@@ -23,6 +23,7 @@ import httpx
 from redwatch.exceptions import DataError, EndpointError, UsageError, first_line
 from redwatch.llm.chat import ChatReply, ChatRequest, Message, ToolCall
 from redwatch.targets.chat_base import ChatSetup, ChatTarget
+from redwatch.targets.client_state import ClientState
 from redwatch.targets.jsonpath import JsonPath, PathMissingError
 
 BLOCKING_STATUSES = frozenset({400, 403, 422, 451})  # with an error body: a refusal
@@ -230,7 +231,7 @@ class LoginStep:
 
 
 # -- the target ------------------------------------------------------------------------------
-class HttpChatTarget(ChatTarget):
+class HttpChatTarget(ClientState, ChatTarget):
     """A chat application with its own JSON API (a template for the request, a JSONPath for
     the reply and optionally for tool calls), with per-session cookies and login."""
 
@@ -342,18 +343,6 @@ class HttpChatTarget(ChatTarget):
         """The current session's client, opening a session on first use."""
         with self._lock:
             return self._client if self._client is not None else self._open()
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Picklable state: without the client (its session) and the lock."""
-        state = self.__dict__.copy()
-        state["_client"] = None
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        """Restore a copy: a fresh lock; a new session opens on first use."""
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
 
     # -- one call ---------------------------------------------------------------------------
     def _send(self, request: ChatRequest) -> ChatReply:

@@ -26,11 +26,12 @@ from redwatch.targets.chat_http import (
     request_json,
     resolve_headers,
 )
+from redwatch.targets.client_state import ClientState
 
 _FULL_PATH = "/chat/completions"
 
 
-class OpenAIChatTarget(ChatTarget):
+class OpenAIChatTarget(ClientState, ChatTarget):
     """A chat-completions endpoint at `base_url` (like http://host:8000/v1). Without a
     model name, the first model `GET {base_url}/models` lists is used."""
 
@@ -97,18 +98,6 @@ class OpenAIChatTarget(ChatTarget):
             if self._client is not None:
                 self._client.close()
                 self._client = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Picklable state: without the client (it holds the key) and the lock."""
-        state = self.__dict__.copy()
-        state["_client"] = None
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        """Restore a copy: a fresh lock; the client opens on first use."""
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
 
     # -- calls ------------------------------------------------------------------------------
     def resolved_model(self) -> str:

@@ -28,13 +28,14 @@ import numpy as np
 from redwatch.exceptions import DataError, EndpointError, UsageError
 from redwatch.targets.base import Target
 from redwatch.targets.capabilities import Capabilities
+from redwatch.targets.client_state import ClientState
 from redwatch.targets.jsonpath import JsonPath, PathMissingError
 
 DEFAULT_TEMPLATE = '{"instances": "{{rows}}"}'
 _ENV_REF = re.compile(r"\$\{(\w+)\}|\$(\w+)")
 
 
-class HttpTarget(Target):
+class HttpTarget(ClientState, Target):
     """A classifier served over HTTP; scores or labels only, depending on `output`."""
 
     def __init__(
@@ -85,19 +86,6 @@ class HttpTarget(Target):
         if self._client is not None:
             self._client.close()
             self._client = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        """The picklable state (a Ray worker gets a copy): without the connection pool and
-        the lock, which cannot cross processes."""
-        state = self.__dict__.copy()
-        state["_client"] = None
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        """Restore a pickled copy: a fresh lock; the client is opened on first use."""
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
 
     def __enter__(self) -> HttpTarget:
         return self
