@@ -6,29 +6,18 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from llm_processes import free_port, serving
 
 pytestmark = pytest.mark.e2e
-REDWATCH = str(Path(sys.executable).with_name("redwatch"))
 POLICY = str(Path(__file__).parents[2] / "docs" / "examples" / "llm.policy.yaml")
 UPSTREAM = "http://127.0.0.1:9/v1"  # never contacted by the bad-input cases
 CHAT = {"model": "m", "messages": [{"role": "user", "content": "Where is my order?"}]}
-
-
-def _free_port() -> int:
-    """A port nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _write(path: Path, text: str) -> str:
@@ -80,38 +69,14 @@ def test_bad_inputs_are_one_line_and_exit_2(
 def orphan_proxy(tmp_path: Path) -> Iterator[str]:
     """The proxy in front of a port where nothing listens; its base URL once /healthz
     answers; terminated after the test."""
-    port, dead = _free_port(), _free_port()
+    port, dead = free_port(), free_port()
     env = {**os.environ, "REDWATCH_HOME": str(tmp_path / "home"), "OMP_NUM_THREADS": "1"}
     env.pop("REDWATCH_DB_URL", None)
     log = tmp_path / "proxy.log"
-    cmd = [REDWATCH, "guard", "chat-proxy", "--upstream", f"http://127.0.0.1:{dead}/v1",
+    cmd = ["guard", "chat-proxy", "--upstream", f"http://127.0.0.1:{dead}/v1",
            "--policy", POLICY, "--port", str(port), "--timeout", "5"]  # fmt: skip
-    with log.open("w") as sink:
-        proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, env=env)
-    try:
-        _wait_up(f"http://127.0.0.1:{port}/healthz", proc, log)
+    with serving(cmd, port, log, env):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _wait_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    """Poll `url` until it answers 200 (60 s at most); fail with the log if the proxy dies."""
-    for _ in range(300):
-        if proc.poll() is not None:
-            pytest.fail(f"chat proxy exited: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"chat proxy did not answer at {url}: {log.read_text()[-2000:]}")
 
 
 @pytest.mark.slow

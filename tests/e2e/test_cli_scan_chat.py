@@ -6,30 +6,17 @@ bad command lines and an unreachable endpoint are one line and exit 2."""
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from llm_processes import free_port, serving
+
+from redwatch.llm.promptset import FAMILIES
 
 pytestmark = pytest.mark.e2e
-REDWATCH = str(Path(sys.executable).with_name("redwatch"))
 
-FAMILIES = (
-    "direct_injection",
-    "indirect_injection",
-    "jailbreak",
-    "system_prompt_extraction",
-    "sensitive_leakage",
-    "excessive_agency",
-    "insecure_output",
-    "escalation",
-)
 OWASP = {
     "direct_injection": "OWASP-LLM01",
     "indirect_injection": "OWASP-LLM01",
@@ -40,39 +27,13 @@ OWASP = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The reference app on a free port; its base URL once /healthz answers."""
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("app") / "app.log"
-    with log.open("w") as sink:
-        cmd = [REDWATCH, "llm", "reference-app", "--port", str(port)]
-        proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT)
-    try:
-        _wait_up(f"http://127.0.0.1:{port}/healthz", proc, log)
+    with serving(["llm", "reference-app", "--port", str(port)], port, log):
         yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-
-
-def _wait_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    for _ in range(300):
-        if proc.poll() is not None:
-            pytest.fail(f"reference app exited: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"reference app did not answer at {url}")
 
 
 def _small_config(path: Path) -> Path:
@@ -168,7 +129,7 @@ def test_app_owned_system_prompt_attacker_and_config_file(
 
 
 def test_unreachable_endpoint_is_one_line_and_exit_2(cli: Any) -> None:
-    url = f"http://127.0.0.1:{_free_port()}/v1"
+    url = f"http://127.0.0.1:{free_port()}/v1"
     run = cli("scan", url, "--kind", "chat", "--timeout", "2")
     assert run.code == 2, run.stderr
     assert len(run.stderr.strip().splitlines()) == 1, run.stderr

@@ -8,76 +8,19 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from llm_processes import free_port, serving
+
+from redwatch.llm.promptset import FAMILIES
 
 pytestmark = pytest.mark.e2e
-REDWATCH = str(Path(sys.executable).with_name("redwatch"))
 POLICY = Path(__file__).parents[2] / "docs" / "examples" / "llm.policy.yaml"
-FAMILIES = (
-    "direct_injection",
-    "indirect_injection",
-    "jailbreak",
-    "system_prompt_extraction",
-    "sensitive_leakage",
-    "excessive_agency",
-    "insecure_output",
-    "escalation",
-)
 # What the guard's policy blocks today; injection and jailbreak families only get fewer.
 FIXED = {"insecure_output", "sensitive_leakage", "system_prompt_extraction", "excessive_agency"}
-
-
-def _free_port() -> int:
-    """A port nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def _serving(
-    args: list[str], port: int, log: Path, env: dict[str, str]
-) -> Iterator[subprocess.Popen[bytes]]:
-    """`redwatch ARGS` in the background until /healthz on `port` answers; terminated (and
-    killed when it hangs) however the test ends."""
-    with log.open("w") as sink:
-        proc = subprocess.Popen([REDWATCH, *args], stdout=sink, stderr=subprocess.STDOUT, env=env)
-    try:
-        _wait_up(f"http://127.0.0.1:{port}/healthz", proc, log)
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def _wait_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    """Poll `url` until it answers 200 (60 s at most); fail with the log if the process dies."""
-    for _ in range(300):
-        if proc.poll() is not None:
-            pytest.fail(f"exited before serving (see {log.name}): {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"nothing answered at {url}: {log.read_text()[-2000:]}")
 
 
 def _config(path: Path) -> Path:
@@ -161,7 +104,7 @@ def _events(cli: Any, db: Path, source: str) -> list[dict[str, Any]]:
 def test_guard_in_front_of_the_reference_app_fixes_its_findings(
     cli: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    app_port, proxy_port = _free_port(), _free_port()
+    app_port, proxy_port = free_port(), free_port()
     db = tmp_path / "guard-events.db"
     env = {**os.environ, "REDWATCH_HOME": str(tmp_path / "home"), "OMP_NUM_THREADS": "1"}
     env.pop("REDWATCH_DB_URL", None)
@@ -172,8 +115,8 @@ def test_guard_in_front_of_the_reference_app_fixes_its_findings(
     ]  # fmt: skip
     config = _config(tmp_path / "redwatch.yaml")
     with (
-        _serving(app, app_port, tmp_path / "app.log", env),
-        _serving(proxy, proxy_port, tmp_path / "proxy.log", env) as guard,
+        serving(app, app_port, tmp_path / "app.log", env),
+        serving(proxy, proxy_port, tmp_path / "proxy.log", env) as guard,
     ):
         bare = _scan(cli, f"http://127.0.0.1:{app_port}/v1", "bare", config)
         guarded = _scan(cli, f"http://127.0.0.1:{proxy_port}/v1", "guarded", config)
