@@ -41,6 +41,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _send(self, status: int, body: bytes) -> None:
+        self._done()  # counted out before the client can see the answer and send again
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -53,11 +54,18 @@ class _Handler(BaseHTTPRequestHandler):
             state.inflight += 1
             state.requests += 1
             state.max_inflight = max(state.max_inflight, state.inflight)
+        self.counted = True
         try:
             self._route(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
         finally:
-            with state.lock:
-                state.inflight -= 1
+            self._done()
+
+    def _done(self) -> None:
+        """Count this request out of the in-flight total, once."""
+        if getattr(self, "counted", False):
+            self.counted = False
+            with self.state.lock:
+                self.state.inflight -= 1
 
     def _route(self, body: dict) -> None:
         path = self.path
