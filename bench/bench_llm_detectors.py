@@ -8,7 +8,6 @@ on one CPU thread. The judge detector is not run (it needs a judge model).
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 import time
@@ -23,10 +22,10 @@ import numpy as np
 import torch
 
 from _common import machine_info, write_json
+from redwatch.llm.detectors import detector_class
 from redwatch.llm.detectors.base import DetectInput, Detector
 from redwatch.llm.detectors.embedding import encode, encoder
 from redwatch.llm.detectors.evaluate import load_labelled, score
-from redwatch.registry import plugins
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "llm"
 # task -> (labelled set, detectors, keyword baseline or None)
@@ -39,22 +38,6 @@ TASKS: dict[str, tuple[str, tuple[str, ...], str | None]] = {
     "canary": ("canary", ("canary",), "keyword-leak"),
     "system_leak": ("system_leak", ("prompt-similarity",), "keyword-leak"),
 }
-# Where each detector lives, for names not (yet) registered as entry points.
-MODULES = {
-    "refusal": "redwatch.llm.detectors.refusal:RefusalDetector",
-    "embedding-refusal": "redwatch.llm.detectors.refusal:EmbeddingRefusalDetector",
-    "injection": "redwatch.llm.detectors.injection:InjectionDetector",
-    "embedding-injection": "redwatch.llm.detectors.injection:EmbeddingInjectionDetector",
-    "pii": "redwatch.llm.detectors.pii:PiiDetector",
-    "secrets": "redwatch.llm.detectors.secrets:SecretsDetector",
-    "markup": "redwatch.llm.detectors.markup:MarkupDetector",
-    "canary": "redwatch.llm.detectors.canary:CanaryDetector",
-    "prompt-similarity": "redwatch.llm.detectors.similarity:PromptSimilarityDetector",
-    "keyword-refusal": "redwatch.llm.detectors.keyword:KeywordRefusalDetector",
-    "keyword-injection": "redwatch.llm.detectors.keyword:KeywordInjectionDetector",
-    "keyword-leak": "redwatch.llm.detectors.keyword:KeywordLeakDetector",
-    "keyword-markup": "redwatch.llm.detectors.keyword:KeywordMarkupDetector",
-}
 LENGTHS = (128, 256, 512)
 REPEATS = {"linear": 200, "embedding": 30}
 PROSE = (
@@ -66,14 +49,8 @@ PROSE = (
 
 
 def detector(name: str) -> Detector:
-    """A detector by registry name, or by module path while it is not registered yet."""
-    registered = plugins("redwatch.llm_detectors")
-    if name in registered:
-        cls = registered[name]
-    else:
-        module, attr = MODULES[name].split(":")
-        cls = getattr(importlib.import_module(module), attr)
-    made: Detector = cls()
+    """A fresh detector by name."""
+    made: Detector = detector_class(name)()
     return made
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from redwatch.llm.chat import ToolCall
+from redwatch.llm.detectors import BUILTIN, detector_class
 from redwatch.llm.detectors.base import DetectInput, Detector, Verdict, VerdictState
 from redwatch.llm.detectors.canary import CanaryDetector
 from redwatch.llm.detectors.judge import JudgeDetector
@@ -67,6 +68,14 @@ def test_pattern_detectors_are_registered_under_their_names() -> None:
     assert not missing, f"add entry points for {missing} to pyproject.toml"
     for name, cls in PATTERN_DETECTORS.items():
         assert REGISTERED[name] is cls
+
+
+def test_builtin_table_is_what_pyproject_registers() -> None:
+    """detector_class's built-in table and the entry points name the same classes, so a
+    source checkout and an installed package find the same detector for every name."""
+    assert {n: f"{c.__module__}:{c.__name__}" for n, c in REGISTERED.items()} == BUILTIN
+    for name, cls in REGISTERED.items():
+        assert detector_class(name) is cls
 
 
 @pytest.mark.parametrize("name", sorted(ALL))

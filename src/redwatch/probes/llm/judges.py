@@ -1,37 +1,14 @@
-"""The detectors a probe run judges replies with, built once per run and prepared before
-their first use. Built-in detectors are imported by module path (so a source checkout works
-before its entry points are installed); any other name is looked up in the
-`redwatch.llm_detectors` entry-point group. The judge detector asks the target's judge."""
+"""The detectors a probe run judges replies with, built once per run (found through
+`redwatch.llm.detectors.detector_class`) and prepared before their first use. The judge
+detector asks the target's judge."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from importlib import import_module
 
+from redwatch.llm.detectors import detector_class
 from redwatch.llm.detectors.base import DetectInput, Detector, Verdict
-from redwatch.registry import get
 from redwatch.targets.chat_base import ChatTarget
-
-GROUP = "redwatch.llm_detectors"
-BUILTIN: dict[str, tuple[str, str]] = {
-    "canary": ("redwatch.llm.detectors.canary", "CanaryDetector"),
-    "pii": ("redwatch.llm.detectors.pii", "PiiDetector"),
-    "secrets": ("redwatch.llm.detectors.secrets", "SecretsDetector"),
-    "markup": ("redwatch.llm.detectors.markup", "MarkupDetector"),
-    "prompt-similarity": ("redwatch.llm.detectors.similarity", "PromptSimilarityDetector"),
-    "refusal": ("redwatch.llm.detectors.refusal", "RefusalDetector"),
-    "embedding-refusal": ("redwatch.llm.detectors.refusal", "EmbeddingRefusalDetector"),
-}
-
-
-def detector_class(name: str) -> type[Detector]:
-    """The detector class registered under `name` (built-ins by module path)."""
-    if name in BUILTIN:
-        module, attr = BUILTIN[name]
-        cls: type[Detector] = getattr(import_module(module), attr)
-        return cls
-    found: type[Detector] = get(GROUP, name)
-    return found
 
 
 class Judges:
