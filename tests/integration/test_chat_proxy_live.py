@@ -5,18 +5,13 @@ blocked or never offered, markup escaped, benign traffic unchanged, one-line 400
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from starlette.applications import Starlette
+from threaded_server import free_port, serve_in_thread
 
 from redwatch.demo.chat_app import build_reference_app
 from redwatch.demo.chat_brain import REFERENCE_CANARY
@@ -69,32 +64,6 @@ FULL_STAGES: list[dict[str, Any]] = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-@contextmanager
-def _serve(app: Starlette) -> Iterator[str]:
-    """Serve `app` with uvicorn in a thread on a free port; yields http://127.0.0.1:PORT."""
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 class Guarded:
     """The reference app, and chat proxies in front of it (each with its own events)."""
 
@@ -115,13 +84,13 @@ class Guarded:
         app = build_chat_proxy_app(
             pipeline, upstream=upstream or f"{self.app_url}/v1", sink=seen.extend, timeout=10
         )
-        return _serve(app)
+        return serve_in_thread(app)
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Guarded, str, str]]:
     folder = tmp_path_factory.mktemp("chat-proxy")
-    with _serve(build_reference_app()) as app_url:
+    with serve_in_thread(build_reference_app()) as app_url:
         guarded = Guarded(app_url, folder)
         with (
             guarded.proxy("full", FULL_STAGES) as full,
@@ -270,7 +239,7 @@ def test_bad_bodies_are_one_line_400s(
 
 def test_upstream_down_is_a_one_line_502(setup: tuple[Guarded, str, str]) -> None:
     guarded, _, _ = setup
-    dead = f"http://127.0.0.1:{_free_port()}/v1"
+    dead = f"http://127.0.0.1:{free_port()}/v1"
     with guarded.proxy("dead", [{"name": "llm-redact"}], upstream=dead) as proxy:
         answer = _chat(proxy, "hello")
         models = httpx.get(f"{proxy}/v1/models", timeout=10)

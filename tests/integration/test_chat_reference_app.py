@@ -5,15 +5,12 @@ token, server-side history per session, the app's own tools)."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
+from threaded_server import serve_in_thread
 
 from redwatch.demo.chat_app import build_reference_app
 from redwatch.demo.chat_brain import REFERENCE_CANARY
@@ -34,28 +31,11 @@ EMAIL_TOOL = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
     """The app served by uvicorn in a thread for this module's tests."""
-    port = _free_port()
-    config = uvicorn.Config(build_reference_app(), port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the reference app did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serve_in_thread(build_reference_app()) as url:
+        yield url
 
 
 def _completion(base_url: str, body: Any) -> httpx.Response:

@@ -6,18 +6,14 @@ garbage, errors and guard refusals map to one-line errors or blocked replies."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from threaded_server import serve_in_thread
 
 from redwatch.demo.chat_app import build_reference_app
 from redwatch.exceptions import EndpointError
@@ -36,36 +32,9 @@ SEND_EMAIL = ToolSpec(
 APP_TEMPLATE = '{"message": "{{prompt}}", "session_id": "{{session_id}}"}'
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-@contextmanager
-def _serve(app: Starlette) -> Iterator[str]:
-    """Serve `app` with uvicorn in a thread on a free port; yields http://127.0.0.1:PORT."""
-    port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def app_url() -> Iterator[str]:
-    with _serve(build_reference_app()) as url:
+    with serve_in_thread(build_reference_app()) as url:
         yield url
 
 
@@ -162,7 +131,7 @@ def _faulty_app() -> Starlette:
 
 def test_faulty_answers_map_to_one_line_errors_or_blocked_replies() -> None:
     hello = ChatRequest((Message("user", "hello"),))
-    with _serve(_faulty_app()) as url:
+    with serve_in_thread(_faulty_app()) as url:
         garbage = f"{url}/garbage/v1/chat/completions"
         with pytest.raises(EndpointError, match=f"endpoint {garbage} answered something that is"):
             OpenAIChatTarget(f"{url}/garbage/v1", "m").send(hello)
