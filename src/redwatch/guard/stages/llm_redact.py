@@ -21,7 +21,14 @@ from redwatch.guard.stage import (
     StageOptions,
 )
 from redwatch.llm.chat import ChatRequest, Message
-from redwatch.llm.detectors.patterns import ALL_KINDS, PII_KINDS, SECRET_KINDS, Span, find_spans
+from redwatch.llm.detectors.patterns import (
+    ALL_KINDS,
+    PII_KINDS,
+    SECRET_KINDS,
+    Span,
+    find_spans,
+    replace_spans,
+)
 from redwatch.llm.detectors.patterns import redact as redact_text
 
 GROUPS = {"pii": PII_KINDS, "secrets": SECRET_KINDS}
@@ -100,7 +107,7 @@ class LlmRedactStage(GuardStage):
             spans = _not_in(spans, _client_text(request.chat))
         if not spans:
             return Decision.allow()
-        new = replace(reply, content=_replaced(reply.content, spans))
+        new = replace(reply, content=replace_spans(reply.content, spans))
         updated = replace(response, reply=new)
         return self._decide(request, spans, "reply", response=updated)
 
@@ -138,16 +145,3 @@ def _client_text(chat: ChatRequest) -> str:
 def _not_in(spans: Iterable[Span], text: str) -> list[Span]:
     """Spans whose value does not appear in `text`."""
     return [span for span in spans if span.text not in text]
-
-
-def _replaced(text: str, spans: list[Span]) -> str:
-    """`text` with each (non-overlapping, ordered) span replaced by its placeholder, the
-    same placeholder patterns.redact writes."""
-    parts: list[str] = []
-    cursor = 0
-    for span in spans:
-        parts.append(text[cursor : span.start])
-        parts.append(f"[REDACTED:{span.kind.upper()}]")
-        cursor = span.end
-    parts.append(text[cursor:])
-    return "".join(parts)

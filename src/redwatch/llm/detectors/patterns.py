@@ -308,6 +308,12 @@ def find_spans(text: str, kinds: Iterable[str] | None = None) -> list[Span]:
 def redact(text: str, kinds: Iterable[str] | None = None) -> tuple[str, list[Span]]:
     """The text with every span replaced by "[REDACTED:<KIND>]", and the spans replaced."""
     spans = find_spans(text, kinds)
+    return replace_spans(text, spans), spans
+
+
+def replace_spans(text: str, spans: Iterable[Span]) -> str:
+    """`text` with each span (non-overlapping, in text order) replaced by its placeholder
+    "[REDACTED:<KIND>]"."""
     parts: list[str] = []
     cursor = 0
     for span in spans:
@@ -315,7 +321,7 @@ def redact(text: str, kinds: Iterable[str] | None = None) -> tuple[str, list[Spa
         parts.append(f"[REDACTED:{span.kind.upper()}]")
         cursor = span.end
     parts.append(text[cursor:])
-    return "".join(parts), spans
+    return "".join(parts)
 
 
 def mask(value: str) -> str:
